@@ -56,9 +56,12 @@ struct Message {
   bool transfer = false;
 
   // Responses. kAppendResponse accepted: match_index is the last index the
-  // follower now holds in agreement with the leader. Rejected: the hint lets
-  // the leader skip a whole term of mismatching entries at once (hint_term
-  // is zero when the follower's log is simply shorter).
+  // follower now holds in agreement with the leader. Rejected: prev_index is
+  // the rejected append's prev_index, and the hint lets the leader skip a
+  // whole term of mismatching entries at once: hint_term is the follower's
+  // term at prev_index and hint_index the first index of that term; when the
+  // follower's log is simply shorter, hint_term is zero and hint_index its
+  // last index.
   bool reject = false;
   Index match_index;
   Index hint_index;
@@ -78,5 +81,13 @@ struct Message {
   // Bytes this message costs on the wire, roughly; used for flow control.
   std::size_t payload_bytes() const;
 };
+
+inline Message make_message(MessageType type, NodeId to, Term term) {
+  Message m;
+  m.type = type;
+  m.to = to;
+  m.term = term;
+  return m;
+}
 
 }  // namespace conclave::raft
