@@ -1,0 +1,311 @@
+// SegmentedLog at run time: append, group-commit sync, read, truncate,
+// compact, reset. Opening and recovery live in log_recovery.cpp.
+#include "sidecar/storage/segmented_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "sidecar/storage/segment_format.h"
+
+namespace conclave::storage {
+
+using raft::Entry;
+using raft::Index;
+
+std::string sealed_segment_name(Index first, Index last) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "segment-%020" PRIu64 "-%020" PRIu64, first.value(), last.value());
+  return buf;
+}
+
+std::string open_segment_name(Index first) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "open-%020" PRIu64, first.value());
+  return buf;
+}
+
+SegmentedLog::SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& options)
+    : fs_(fs), dir_(std::move(dir)), options_(options) {}
+
+SegmentedLog::~SegmentedLog() = default;
+
+std::string SegmentedLog::path_of(const Segment& segment) const {
+  return dir_ + "/" +
+         (segment.open ? open_segment_name(segment.first) : sealed_segment_name(segment.first, segment.last()));
+}
+
+Index SegmentedLog::last_index_locked() const {
+  if (segments_.empty()) return Index(0);  // only after a failed reset(); the log is stopped
+  const Segment& back = segments_.back();
+  return Index(back.first.value() + back.offsets.size() - 1);
+}
+
+Index SegmentedLog::first_index() const {
+  std::lock_guard lock(mu_);
+  return segments_.empty() ? Index(1) : segments_.front().first;
+}
+
+Index SegmentedLog::last_index() const {
+  std::lock_guard lock(mu_);
+  return last_index_locked();
+}
+
+Index SegmentedLog::durable_index() const {
+  std::lock_guard lock(mu_);
+  return durable_;
+}
+
+std::size_t SegmentedLog::segment_count() const {
+  std::lock_guard lock(mu_);
+  return segments_.size();
+}
+
+Status SegmentedLog::fail(const Error& error) {
+  // Fail-stop: after a failed write or fdatasync we cannot know what reached
+  // the disk, and retrying fdatasync can report success for pages the kernel
+  // already dropped. The only honest move is to stop and let recovery, which
+  // verifies every record, decide on restart.
+  if (!failed_) {
+    spdlog::critical("storage: the log in {} stopped accepting writes: {}", dir_, error.message);
+    failed_ = error;
+  }
+  sync_done_.notify_all();
+  return error;
+}
+
+Status SegmentedLog::stopped_error() const {
+  return Error{ErrorCode::kStopped, "the log in " + dir_ + " stopped accepting writes after an earlier failure (" +
+                                        failed_->message + "); restart the sidecar once the disk is fixed"};
+}
+
+void SegmentedLog::wait_for_sync(std::unique_lock<std::mutex>& lock) {
+  sync_done_.wait(lock, [this] { return !syncing_; });
+}
+
+Status SegmentedLog::create_open_segment(Index first) {
+  Segment segment;
+  segment.first = first;
+  segment.open = true;
+  std::string path = path_of(segment);
+  auto file = fs_.open(path, OpenMode::kCreateExclusive);
+  if (!file) return file.error();
+  segment.file = std::move(file).value();
+  std::string header = encode_segment_header(first);
+  if (Status s = segment.file->write_at(0, header); !s) return s;
+  if (options_.fsync) {
+    if (Status s = segment.file->sync(); !s) return s;
+    if (Status s = fs_.sync_dir(dir_); !s) return s;
+  }
+  segment.end = header.size();
+  segments_.push_back(std::move(segment));
+  return {};
+}
+
+Status SegmentedLog::seal_open_segment() {
+  Segment& segment = segments_.back();
+  // Synced before it is named sealed: recovery treats any damage in a sealed
+  // segment as corruption, so it must never hold an unfinished write.
+  if (options_.fsync) {
+    if (Status s = segment.file->sync(); !s) return s;
+  }
+  std::string from = path_of(segment);
+  segment.open = false;
+  if (Status s = fs_.rename(from, path_of(segment)); !s) {
+    segment.open = true;
+    return s;
+  }
+  // create_open_segment syncs the directory, covering this rename too.
+  return create_open_segment(segment.last().next());
+}
+
+Status SegmentedLog::write_batch(const std::string& bytes, const std::vector<std::uint64_t>& offsets) {
+  Segment& segment = segments_.back();
+  if (Status s = segment.file->write_at(segment.end, bytes); !s) return s;
+  for (std::uint64_t o : offsets) segment.offsets.push_back(segment.end + o);
+  segment.end += bytes.size();
+  return {};
+}
+
+Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
+  std::lock_guard lock(mu_);
+  if (failed_) return stopped_error().error();
+  Index expected = last_index_locked().next();
+  for (const Entry& e : entries) {
+    if (e.index != expected) {
+      return Error{ErrorCode::kInvalidArgument, "append of entry " + std::to_string(e.index.value()) +
+                                                    " where " + std::to_string(expected.value()) +
+                                                    " is next; truncate the suffix first"};
+    }
+    expected = expected.next();
+  }
+  // Encode into one buffer per segment so a batch costs one write call.
+  std::string batch;
+  std::vector<std::uint64_t> offsets;
+  for (const Entry& e : entries) {
+    const Segment& open = segments_.back();
+    bool has_entries = !open.empty() || !offsets.empty();
+    if (has_entries && open.end + batch.size() + record_bytes(e) > options_.segment_bytes_max) {
+      if (!batch.empty()) {
+        if (Status s = write_batch(batch, offsets); !s) return fail(s.error()).error();
+        batch.clear();
+        offsets.clear();
+      }
+      if (Status s = seal_open_segment(); !s) return fail(s.error()).error();
+    }
+    offsets.push_back(batch.size());
+    append_record(batch, e);
+  }
+  if (!batch.empty()) {
+    if (Status s = write_batch(batch, offsets); !s) return fail(s.error()).error();
+  }
+  return last_index_locked();
+}
+
+Status SegmentedLog::sync(Index through) {
+  std::unique_lock lock(mu_);
+  if (through > last_index_locked()) {
+    return Error{ErrorCode::kInvalidArgument, "sync through " + std::to_string(through.value()) +
+                                                  " beyond the last entry " +
+                                                  std::to_string(last_index_locked().value())};
+  }
+  while (true) {
+    if (failed_) return stopped_error();
+    if (durable_ >= through) return {};
+    if (syncing_) {
+      sync_done_.wait(lock);
+      continue;
+    }
+    // Become the syncer for everything appended so far; entries appended
+    // while we sync wait for the next round. Sealed segments were synced
+    // when sealed, so syncing the open one covers the whole target.
+    syncing_ = true;
+    Index target = last_index_locked();
+    std::shared_ptr<File> file = segments_.back().file;
+    lock.unlock();
+    Status s = options_.fsync ? file->sync() : Status{};
+    lock.lock();
+    syncing_ = false;
+    if (!s) return fail(s.error());
+    if (target > durable_) durable_ = target;
+    sync_done_.notify_all();
+  }
+}
+
+Result<std::vector<Entry>> SegmentedLog::read(Index first, Index last, std::uint64_t bytes_max) {
+  std::lock_guard lock(mu_);
+  if (segments_.empty()) return stopped_error().error();
+  if (first < segments_.front().first || last > last_index_locked() || first > last) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "read of entries " + std::to_string(first.value()) + ".." + std::to_string(last.value()) +
+                     " outside the log's " + std::to_string(segments_.front().first.value()) + ".." +
+                     std::to_string(last_index_locked().value())};
+  }
+  std::vector<Entry> out;
+  std::uint64_t bytes = 0;
+  Index next = first;
+  for (const Segment& segment : segments_) {
+    if (segment.empty() || segment.last() < next) continue;
+    if (next > last) break;
+    std::uint64_t i = next.value() - segment.first.value();
+    std::uint64_t j = std::min(last.value(), segment.last().value()) - segment.first.value();
+    auto entry_end = [&](std::uint64_t m) {
+      return m + 1 < segment.offsets.size() ? segment.offsets[m + 1] : segment.end;
+    };
+    // Take entries i..k-1: as many as fit the byte budget (by the index, so
+    // nothing is read that will not be returned), and always the first one.
+    std::uint64_t k = i;
+    while (k <= j) {
+      bool first_of_all = out.empty() && k == i;
+      if (!first_of_all && bytes + (entry_end(k) - segment.offsets[i]) > bytes_max) break;
+      ++k;
+    }
+    if (k == i) break;
+    std::uint64_t begin = segment.offsets[i];
+    std::uint64_t end = entry_end(k - 1);
+    std::string buf;
+    if (Status s = segment.file->read_at(begin, end - begin, buf); !s) return s.error();
+    std::string problem;
+    if (buf.size() != end - begin || !decode_records(buf, Index(segment.first.value() + i), out, problem)) {
+      return Error{ErrorCode::kCorrupt,
+                   "log segment " + path_of(segment) + " changed on disk since it was verified: " +
+                       (problem.empty() ? "it is shorter than expected" : problem) + " (relative to offset " +
+                       std::to_string(begin) + "); the disk is failing or something else writes to " + dir_ +
+                       ": stop this node and check the disk"};
+    }
+    bytes += end - begin;
+    next = Index(segment.first.value() + k);
+    if (k <= j) break;  // budget reached inside this segment
+  }
+  return out;
+}
+
+Status SegmentedLog::remove_segment_file(const Segment& segment) {
+  if (Status s = fs_.remove(path_of(segment)); !s) return s;
+  // One directory sync per removal keeps the order of removals durable, so a
+  // crash leaves a prefix (truncation) or a suffix (compaction), never a gap.
+  return options_.fsync ? fs_.sync_dir(dir_) : Status{};
+}
+
+Status SegmentedLog::truncate_suffix(Index from) {
+  std::unique_lock lock(mu_);
+  if (failed_) return stopped_error();
+  if (from < segments_.front().first) {
+    return Error{ErrorCode::kInvalidArgument, "truncate from " + std::to_string(from.value()) +
+                                                  ", before the first entry held; use reset()"};
+  }
+  if (from > last_index_locked()) return {};
+  wait_for_sync(lock);
+  if (failed_) return stopped_error();
+  while (segments_.size() > 1 && segments_.back().first >= from) {
+    if (Status s = remove_segment_file(segments_.back()); !s) return fail(s.error());
+    segments_.pop_back();
+  }
+  Segment& segment = segments_.back();
+  if (!segment.open) {
+    std::string sealed = path_of(segment);
+    segment.open = true;
+    if (Status s = fs_.rename(sealed, path_of(segment)); !s) return fail(s.error());
+    if (options_.fsync) {
+      if (Status s = fs_.sync_dir(dir_); !s) return fail(s.error());
+    }
+  }
+  std::uint64_t keep = from.value() - segment.first.value();
+  if (keep < segment.offsets.size()) {
+    segment.end = segment.offsets[keep];
+    segment.offsets.resize(keep);
+    if (Status s = segment.file->truncate(segment.end); !s) return fail(s.error());
+    if (options_.fsync) {
+      if (Status s = segment.file->sync(); !s) return fail(s.error());
+    }
+  }
+  if (durable_ >= from) durable_ = from.prev();
+  return {};
+}
+
+Status SegmentedLog::compact_prefix(Index through) {
+  std::unique_lock lock(mu_);
+  if (failed_) return stopped_error();
+  while (segments_.size() > 1 && !segments_.front().open && segments_.front().last() <= through) {
+    if (Status s = remove_segment_file(segments_.front()); !s) return fail(s.error());
+    segments_.pop_front();
+  }
+  return {};
+}
+
+Status SegmentedLog::reset(Index next) {
+  std::unique_lock lock(mu_);
+  if (failed_) return stopped_error();
+  wait_for_sync(lock);
+  if (failed_) return stopped_error();
+  while (!segments_.empty()) {
+    if (Status s = remove_segment_file(segments_.back()); !s) return fail(s.error());
+    segments_.pop_back();
+  }
+  if (Status s = create_open_segment(next); !s) return fail(s.error());
+  durable_ = next.prev();
+  return {};
+}
+
+}  // namespace conclave::storage

@@ -1,0 +1,194 @@
+// The replicated log on disk: append-only segment files, group commit, reads
+// by index, suffix truncation, prefix compaction and recovery.
+//
+// ON-DISK FORMAT (version 1; all integers little-endian)
+//
+// The log lives in one directory and consists of segment files:
+//
+//   segment-<first>-<last>   a SEALED segment: holds exactly the entries
+//                            first..last (20-digit zero-padded decimals), was
+//                            fdatasynced before it got this name, and is never
+//                            written again.
+//   open-<first>             the OPEN segment, at most one, always the newest:
+//                            entries from first on, appended to until it
+//                            passes segment_bytes_max; then it is fdatasynced
+//                            and renamed to segment-<first>-<last>, and a new
+//                            open-<last+1> is created.
+//
+// A segment file starts with a 32-byte header:
+//
+//   0  magic "CNCLSEG\n" | 8 u32 version (1) | 12 u32 zero |
+//   16 u64 first index   | 24 u32 zero      | 28 u32 CRC32C of bytes 0..27
+//
+// followed by records, one per entry, back to back:
+//
+//   0  u32 CRC32C of the data   | 4  u32 data length (<= 64 MiB) |
+//   8  u64 term                 | 16 u64 index                   |
+//   24 u8 entry type, 3 zeros   | 28 u32 CRC32C of bytes 0..27   |
+//   32 data
+//
+// The header checksum covers the data checksum, so one record's checksums
+// cover all of it; a length is trusted only after its header checksum
+// passes. A new segment's header is written and synced (with the directory)
+// before any record goes into it.
+//
+// WHAT A TORN WRITE LOOKS LIKE, AND WHAT RECOVERY DOES
+//
+// Appends go to the open segment and become durable at the next sync. A
+// crash can leave the end of the open segment short (a record cut off, or
+// its pages never written: zeros or stale bytes). On open, every segment is
+// read and every checksum and index verified:
+//
+// - In the open segment, at the first record that fails a check: if no
+//   record header with a valid checksum exists anywhere after it, the rest
+//   is an unfinished write. It is truncated (and fsynced), and a warning
+//   names the file, offset and index. Nothing after that point was ever
+//   acknowledged, because acknowledgement waits for a sync that covers it.
+// - Anything else refuses to open with an error naming the file, offset and
+//   entry index: a failed check followed by a valid record (something was
+//   written after the damage, so the damaged entry may be committed), a
+//   record with the wrong index, any damage in a sealed segment, a sealed
+//   segment that is short or long, a gap between segments, two open
+//   segments. Never skip or truncate an entry that might be committed
+//   (Alagappan et al., "Protocol-Aware Recovery for Consensus-Based
+//   Storage", FAST 2018). The operator's remedy, given in the message: if
+//   the rest of the cluster is healthy, move this data directory aside and
+//   let the node rejoin from a snapshot.
+//
+// Truncation of a suffix removes whole segments newest first (each removal
+// made durable before the next) and then cuts the segment that holds the new
+// end, so a crash midway leaves a prefix of the old log. Compaction removes
+// whole sealed segments oldest first, leaving a suffix; entries of a
+// partly covered segment stay readable until the whole segment is covered.
+//
+// CONCURRENCY
+//
+// All methods are thread-safe. append() writes to the page cache and returns
+// at once; sync(index) waits until a fdatasync covering `index` has finished.
+// Concurrent sync() calls share one fdatasync (group commit): whichever
+// caller finds no sync running starts one for everything appended so far,
+// and the others wait for it or the next. A failed write or sync stops the
+// log for good (fail-stop): later calls return ErrorCode::kStopped, and
+// durable_index() never moves past what was synced before the failure.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sidecar/raft/types.h"
+#include "sidecar/storage/file.h"
+#include "sidecar/storage/result.h"
+
+namespace conclave::storage {
+
+struct LogOptions {
+  // A segment is sealed once it passes this size (a single larger entry
+  // gets a segment of its own).
+  std::uint64_t segment_bytes_max = 64u << 20;
+  // Test-only: skip fdatasync. Durability is then a lie; the log says so
+  // loudly when opened.
+  bool fsync = true;
+  // The index the log starts at if the directory holds no segments.
+  raft::Index first_index_if_empty{1};
+};
+
+// What open() found and did, for the node's startup log line.
+struct RecoveryReport {
+  std::size_t segments = 0;
+  std::uint64_t bytes = 0;
+  // Set if a torn tail was cut off the open segment.
+  std::optional<std::string> torn_tail;
+};
+
+class SegmentedLog {
+ public:
+  // Reads and verifies the whole log in `dir` (creating the directory if
+  // missing). ErrorCode::kCorrupt means the operator must act; the message
+  // says how.
+  static Result<std::unique_ptr<SegmentedLog>> open(Filesystem& fs, const std::string& dir,
+                                                    const LogOptions& options = {});
+  ~SegmentedLog();
+  SegmentedLog(const SegmentedLog&) = delete;
+  SegmentedLog& operator=(const SegmentedLog&) = delete;
+
+  // Appends entries whose indices run on from last_index() + 1. Not durable
+  // until a sync() covering them returns. Returns the new last index.
+  Result<raft::Index> append(std::span<const raft::Entry> entries);
+  // Blocks until every entry through `through` (at most last_index()) is on
+  // disk. Only then may anything that depends on them be acknowledged.
+  Status sync(raft::Index through);
+  Status sync() { return sync(last_index()); }
+
+  // Entries first..last (inclusive), stopping early once `bytes_max` of data
+  // is exceeded (at least one entry is returned). Checksums are verified on
+  // every read; a failure is ErrorCode::kCorrupt.
+  Result<std::vector<raft::Entry>> read(raft::Index first, raft::Index last,
+                                        std::uint64_t bytes_max = UINT64_MAX);
+
+  // Removes every entry >= from, durably, before returning: a Raft follower
+  // does this before appending a leader's conflicting entries.
+  Status truncate_suffix(raft::Index from);
+  // Drops whole segments whose entries are all <= through (a snapshot covers
+  // them). first_index() tells what is still held.
+  Status compact_prefix(raft::Index through);
+  // Drops every entry; the next append must be at `next`. For installing a
+  // snapshot that is ahead of the whole log.
+  Status reset(raft::Index next);
+
+  // The first index held (last_index() + 1 when the log is empty).
+  raft::Index first_index() const;
+  raft::Index last_index() const;
+  raft::Index durable_index() const;
+  std::size_t segment_count() const;
+  const RecoveryReport& recovery() const { return recovery_; }
+
+  // Internal state, public only so the two source files can share it.
+  struct Segment {
+    raft::Index first;
+    std::vector<std::uint64_t> offsets;  // offsets[i] holds entry first + i
+    std::uint64_t end = 0;               // file size in bytes
+    bool open = false;
+    std::shared_ptr<File> file;
+    raft::Index last() const { return raft::Index(first.value() + offsets.size() - 1); }
+    bool empty() const { return offsets.empty(); }
+  };
+
+ private:
+  SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& options);
+  Status recover();
+  Result<Segment> recover_segment(const std::string& name, raft::Index name_first,
+                                  std::optional<raft::Index> name_last);
+  Status create_open_segment(raft::Index first);  // mu_ held
+  Status seal_open_segment();                      // mu_ held
+  Status write_batch(const std::string& bytes, const std::vector<std::uint64_t>& offsets);
+  Status remove_segment_file(const Segment& segment);
+  Status fail(const Error& error);                 // mu_ held
+  Status stopped_error() const;
+  std::string path_of(const Segment& segment) const;
+  void wait_for_sync(std::unique_lock<std::mutex>& lock);
+  raft::Index last_index_locked() const;
+
+  Filesystem& fs_;
+  const std::string dir_;
+  const LogOptions options_;
+  RecoveryReport recovery_;
+
+  mutable std::mutex mu_;
+  std::condition_variable sync_done_;
+  std::deque<Segment> segments_;   // oldest first; the back one is open
+  raft::Index durable_;
+  bool syncing_ = false;
+  std::optional<Error> failed_;
+};
+
+std::string sealed_segment_name(raft::Index first, raft::Index last);
+std::string open_segment_name(raft::Index first);
+
+}  // namespace conclave::storage
