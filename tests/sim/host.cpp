@@ -1,0 +1,385 @@
+// A simulated server driving one Raft core by the contract in raft.h.
+#include "tests/sim/host.h"
+
+#include <algorithm>
+
+#include "tests/sim/violation.h"
+
+namespace conclave::sim {
+
+using raft::Index;
+using raft::MessageType;
+
+namespace {
+constexpr int kMaxReadiesPerInput = 64;
+constexpr std::size_t kMaxAssemblies = 4;
+constexpr std::size_t kMaxPendingReads = 4096;
+}  // namespace
+
+Host::Host(raft::NodeId id, const raft::SnapshotMeta& initial, const HostConfig& config,
+           Rng rng, HostEnv& env)
+    : id_(id),
+      config_(config),
+      rng_(rng),
+      env_(env),
+      disk_(initial, encode_snapshot(MachineState{}, 0)) {}
+
+Host::~Host() = default;
+
+void Host::start() {
+  const SnapshotFile& snap = disk_.restart_snapshot();
+  const std::optional<std::uint64_t> anchor =
+      env_.checker().known_prefix_hash(snap.meta.index, snap.meta.term);
+  if (!anchor) {
+    fail("snapshot contract") << "node " << id_ << " restarts from a snapshot at (index "
+                              << snap.meta.index << ", term " << snap.meta.term
+                              << ") that matches no entry any log ever held";
+  }
+  const std::optional<MachineState> state = decode_snapshot(snap.data);
+  if (!state || state->applied != snap.meta.index) {
+    fail("snapshot contract") << "node " << id_ << " holds a corrupt snapshot at index "
+                              << snap.meta.index;
+  }
+  const raft::Restored restored = disk_.recover(*anchor);
+  machine_ = *state;
+  env_.checker().on_machine_replaced(id_, machine_, "restarted from");
+  raft::Options options = config_.options;
+  options.id = id_;
+  options.random_seed = rng_.next();
+  core_ = std::make_unique<raft::Raft>(options, restored);
+  ++incarnation_;
+  last_snapshot_ = snap.meta.index;
+  reads_.clear();
+  assemblies_.clear();
+  armed_ = false;
+  last_role_ = raft::Role::kFollower;
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " starts (incarnation " << incarnation_
+                        << "): term " << restored.hard_state.term << ", vote "
+                        << restored.hard_state.vote << ", commit " << restored.hard_state.commit
+                        << ", snapshot " << snap.meta.index << ", " << restored.entries.size()
+                        << " entries, config " << snap.meta.config;
+  }
+  drain();
+}
+
+void Host::crash() {
+  if (!alive()) return;
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " crashes (applied " << machine_.applied
+                        << ", durable last index " << disk_.durable().log.last_index() << ")";
+  }
+  core_.reset();
+  const raft::HardState before = disk_.durable().hard_state;
+  disk_.crash(rng_);
+  env_.checker().on_durable_hard_state(id_, before, disk_.durable().hard_state);
+  reads_.clear();
+  assemblies_.clear();
+  armed_ = false;
+  ++crashes_;
+  env_.on_crashed(*this);
+}
+
+void Host::arm_crash(CrashPoint point, std::size_t after_items) {
+  armed_ = true;
+  crash_point_ = point;
+  crash_after_items_ = after_items;
+}
+
+bool Host::crash_here(CrashPoint point, std::size_t items_done) {
+  if (!armed_ || point != crash_point_) return false;
+  const bool counted = point == CrashPoint::kMidSend || point == CrashPoint::kMidApply;
+  if (counted && items_done != crash_after_items_) return false;
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " crash strikes inside ready handling (point "
+                        << static_cast<int>(point) << ", after " << items_done << " items)";
+  }
+  crash();
+  return true;
+}
+
+void Host::tick() {
+  core_->tick();
+  drain();
+}
+
+void Host::receive(Packet packet) {
+  if (packet.message.to != id_) {
+    fail("simulator") << "packet for node " << packet.message.to << " delivered to " << id_;
+  }
+  if (packet.transfer != 0) {
+    receive_chunk(std::move(packet));
+    return;
+  }
+  core_->step(packet.message);
+  drain();
+}
+
+void Host::receive_chunk(Packet packet) {
+  const auto key = std::make_pair(packet.message.from, packet.transfer);
+  auto it = assemblies_.find(key);
+  if (it == assemblies_.end()) {
+    if (assemblies_.size() >= kMaxAssemblies) {
+      auto oldest = std::min_element(assemblies_.begin(), assemblies_.end(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.second.started < b.second.started;
+                                     });
+      assemblies_.erase(oldest);
+    }
+    Assembly a;
+    a.message = packet.message;
+    a.parts.resize(packet.chunks);
+    a.started = assembly_seq_++;
+    it = assemblies_.emplace(key, std::move(a)).first;
+  }
+  Assembly& a = it->second;
+  if (packet.chunk >= a.parts.size() || !a.parts[packet.chunk].empty()) return;  // duplicate
+  a.parts[packet.chunk] = std::move(packet.bytes);
+  if (++a.received < a.parts.size()) return;
+
+  std::string data;
+  for (const std::string& part : a.parts) data += part;
+  const raft::Message message = std::move(a.message);
+  assemblies_.erase(it);
+  const raft::SnapshotMeta& meta = *message.snapshot;
+  const std::optional<MachineState> state = decode_snapshot(data);
+  if (!state || state->applied != meta.index) {
+    fail("snapshot transfer") << "node " << id_ << " reassembled a corrupt snapshot at index "
+                              << meta.index;
+  }
+  // Durable before the core hears of it, as the transport contract says.
+  disk_.store_snapshot(meta, std::move(data), false);
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " received snapshot (index " << meta.index
+                        << ", term " << meta.term << ") from node " << message.from;
+  }
+  core_->step(message);
+  drain();
+}
+
+void Host::drain() {
+  for (int i = 0; i < kMaxReadiesPerInput && alive() && core_->has_ready(); ++i) {
+    if (!handle_ready()) return;
+  }
+  if (!alive()) return;
+  if (core_->has_ready()) {
+    fail("core contract") << "node " << id_ << " still has output after " << kMaxReadiesPerInput
+                          << " ready/advance rounds for one input";
+  }
+  report_role();
+}
+
+void Host::report_role() {
+  Checker& checker = env_.checker();
+  if (env_.trace().on() && core_->role() != last_role_) {
+    env_.trace().line() << "node " << id_ << " becomes " << raft::to_string(core_->role())
+                        << " in term " << core_->term() << " (last index " << core_->last_index()
+                        << ", commit " << core_->commit_index() << ", config " << core_->config()
+                        << ")";
+  }
+  last_role_ = core_->role();
+  checker.on_role(id_, core_->role(), core_->term(), disk_.view().log);
+  checker.on_commit(id_, incarnation_, core_->commit_index());
+}
+
+bool Host::handle_ready() {
+  const raft::Ready rd = core_->ready();
+  // 1. Persist, then sync when the core says a sync is owed.
+  persist(rd);
+  if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
+  if (rd.must_sync || (disk_.has_pending() && rng_.chance(config_.lazy_sync_permille))) {
+    sync_disk();
+  }
+  if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
+  // 2. Send.
+  for (std::size_t i = 0; i < rd.messages.size(); ++i) {
+    if (crash_here(CrashPoint::kMidSend, i)) return false;
+    check_send_contract(rd.messages[i]);
+    send(rd.messages[i]);
+  }
+  if (crash_here(CrashPoint::kBeforeApply, 0)) return false;
+  // 3. Apply: a snapshot replaces the state machine, then entries follow.
+  if (rd.snapshot) install_snapshot(*rd.snapshot);
+  for (std::size_t i = 0; i < rd.committed.size(); ++i) {
+    if (crash_here(CrashPoint::kMidApply, i)) return false;
+    apply(rd.committed[i]);
+  }
+  for (const raft::ReadState& r : rd.reads) {
+    if (reads_.size() >= kMaxPendingReads) {
+      fail("simulator") << "node " << id_ << " has " << reads_.size() << " reads pending";
+    }
+    reads_.push_back(r);
+  }
+  for (std::uint64_t context : rd.failed_reads) env_.on_read_failed(*this, context);
+  serve_reads();
+  if (crash_here(CrashPoint::kBeforeAdvance, 0)) return false;
+  // 4. Acknowledge.
+  core_->advance(rd);
+  maybe_take_snapshot();
+  return true;
+}
+
+void Host::persist(const raft::Ready& rd) {
+  Checker& checker = env_.checker();
+  if (rd.snapshot) {
+    const raft::SnapshotMeta& meta = *rd.snapshot;
+    if (disk_.find_snapshot(meta.index, meta.term) == nullptr) {
+      fail("snapshot contract") << "node " << id_ << " core installs snapshot (index "
+                                << meta.index << ", term " << meta.term
+                                << ") that the host never received";
+    }
+    const std::optional<std::uint64_t> anchor = checker.known_prefix_hash(meta.index, meta.term);
+    if (!anchor) {
+      fail("snapshot contract") << "node " << id_ << " installs a snapshot at (index "
+                                << meta.index << ", term " << meta.term
+                                << ") that matches no entry any log ever held";
+    }
+    disk_.write_install(meta, *anchor);
+  }
+  if (!rd.entries.empty()) {
+    const std::vector<LogSlot> removed = disk_.write_entries(rd.entries);
+    const StoredLog& log = disk_.view().log;
+    for (const raft::Entry& e : rd.entries) {
+      if (const LogSlot* slot = log.at(e.index)) checker.on_log_slot(id_, *slot);
+    }
+    checker.on_slots_removed(id_, removed, log);
+  }
+  if (rd.hard_state) disk_.write_hard_state(*rd.hard_state);
+}
+
+void Host::sync_disk() {
+  const raft::HardState before = disk_.durable().hard_state;
+  disk_.sync();
+  env_.checker().on_durable_hard_state(id_, before, disk_.durable().hard_state);
+}
+
+void Host::check_send_contract(const raft::Message& m) const {
+  const DiskCopy& durable = disk_.durable();
+  if (m.type == MessageType::kPreVote || m.type == MessageType::kPreVoteResponse) return;
+  if (m.term > durable.hard_state.term) {
+    fail("persist before send") << "node " << id_ << " sends " << raft::to_string(m.type)
+                                << " at term " << m.term << " while its durable term is "
+                                << durable.hard_state.term;
+  }
+  if (m.type == MessageType::kVoteResponse && !m.reject &&
+      (durable.hard_state.term != m.term || durable.hard_state.vote != m.to)) {
+    fail("persist before send") << "node " << id_ << " grants its vote to node " << m.to
+                                << " in term " << m.term
+                                << " before the vote is durable (durable term "
+                                << durable.hard_state.term << ", vote " << durable.hard_state.vote
+                                << ")";
+  }
+  if (m.type == MessageType::kAppendResponse && !m.reject) {
+    const std::optional<std::uint64_t> on_disk = durable.log.prefix_hash_at(m.match_index);
+    const std::optional<std::uint64_t> in_view = disk_.view().log.prefix_hash_at(m.match_index);
+    const bool covered_by_base = m.match_index < durable.log.base_index();
+    if (!covered_by_base && (!on_disk || on_disk != in_view)) {
+      fail("persist before send") << "node " << id_ << " acknowledges entries through index "
+                                  << m.match_index << " before they are durable (durable last "
+                                  << durable.log.last_index() << ")";
+    }
+  }
+}
+
+void Host::send(const raft::Message& m) {
+  if (m.type != MessageType::kInstallSnapshot) {
+    env_.send(Packet{m, 0, 0, 0, {}});
+    return;
+  }
+  if (!m.snapshot) fail("core contract") << "node " << id_ << " sends InstallSnapshot without meta";
+  const SnapshotFile* file = disk_.find_snapshot(m.snapshot->index, m.snapshot->term);
+  if (file == nullptr) {
+    fail("snapshot contract") << "node " << id_ << " core sends snapshot (index "
+                              << m.snapshot->index << ", term " << m.snapshot->term
+                              << ") that the host does not hold";
+  }
+  // The transport streams the bytes in chunks; each can be lost or delayed.
+  const std::size_t size = file->data.size();
+  const std::size_t chunk = std::max<std::size_t>(1, config_.chunk_bytes);
+  const auto chunks = static_cast<std::uint32_t>((size + chunk - 1) / chunk);
+  const std::uint64_t transfer = next_transfer_++;
+  for (std::uint32_t i = 0; i < chunks; ++i) {
+    env_.send(Packet{m, transfer, i, chunks, file->data.substr(i * chunk, chunk)});
+  }
+}
+
+void Host::install_snapshot(const raft::SnapshotMeta& meta) {
+  const SnapshotFile* file = disk_.find_snapshot(meta.index, meta.term);
+  const std::optional<MachineState> state =
+      file == nullptr ? std::nullopt : decode_snapshot(file->data);
+  if (!state || state->applied != meta.index) {
+    fail("snapshot contract") << "node " << id_ << " has no valid snapshot data for index "
+                              << meta.index;
+  }
+  if (state->applied < machine_.applied) {
+    fail("snapshot contract") << "node " << id_ << " core installs a snapshot at index "
+                              << meta.index << " below its applied index " << machine_.applied;
+  }
+  machine_ = *state;
+  last_snapshot_ = meta.index;
+  env_.checker().on_machine_replaced(id_, machine_, "installed a snapshot of");
+  env_.on_snapshot_installed(*this);
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " installs snapshot (index " << meta.index
+                        << ", term " << meta.term << ")";
+  }
+}
+
+void Host::apply(const raft::Entry& entry) {
+  if (entry.index != machine_.applied.next()) {
+    fail("core contract") << "node " << id_ << " is handed committed index " << entry.index
+                          << " after applying " << machine_.applied;
+  }
+  if (entry.index > core_->commit_index()) {
+    fail("core contract") << "node " << id_ << " is handed index " << entry.index
+                          << " beyond its commit index " << core_->commit_index();
+  }
+  const LogSlot* slot = disk_.view().log.at(entry.index);
+  if (slot != nullptr && !(slot->entry == entry)) {
+    fail("core contract") << "node " << id_ << " is handed committed entry (index "
+                          << entry.index << ", term " << entry.term
+                          << ") that differs from its persisted log (term " << slot->entry.term
+                          << ")";
+  }
+  machine_ = apply_entry(machine_, entry);
+  env_.checker().on_apply(id_, entry, machine_);
+  env_.on_applied(*this, entry);
+}
+
+void Host::serve_reads() {
+  auto ready_end = std::partition(reads_.begin(), reads_.end(), [&](const raft::ReadState& r) {
+    return r.index > machine_.applied;
+  });
+  std::vector<raft::ReadState> now(ready_end, reads_.end());
+  reads_.erase(ready_end, reads_.end());
+  for (const raft::ReadState& r : now) env_.on_read_served(*this, r.context, r.index);
+}
+
+void Host::maybe_take_snapshot() {
+  if (config_.snapshot_every == 0) return;
+  if (machine_.applied.value() < last_snapshot_.value() + config_.snapshot_every) return;
+  const raft::SnapshotMeta meta = core_->snapshot_meta_at(machine_.applied);
+  const std::optional<raft::Term> term = disk_.view().log.term_at(machine_.applied);
+  if (meta.index != machine_.applied || !term || meta.term != *term) {
+    fail("core contract") << "node " << id_ << " snapshot_meta_at(" << machine_.applied
+                          << ") returned (index " << meta.index << ", term " << meta.term
+                          << ") but its log holds term " << (term ? term->value() : 0);
+  }
+  const std::size_t padding = std::min<std::size_t>(
+      config_.snapshot_bytes_max, machine_.writes * config_.snapshot_bytes_per_write);
+  disk_.store_snapshot(meta, encode_snapshot(machine_, padding), true);
+  core_->snapshot_taken(meta);
+  last_snapshot_ = meta.index;
+  const std::uint64_t trailing = rng_.below(config_.compact_trailing_max + 1);
+  const Index compact_to(meta.index.value() > trailing ? meta.index.value() - trailing : 0);
+  if (compact_to > disk_.view().log.base_index()) {
+    core_->compact(compact_to);
+    disk_.compact(compact_to);
+  }
+  if (env_.trace().on()) {
+    env_.trace().line() << "node " << id_ << " takes snapshot at index " << meta.index
+                        << ", compacts through " << compact_to;
+  }
+}
+
+}  // namespace conclave::sim
