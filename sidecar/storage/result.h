@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -63,6 +64,10 @@ class [[nodiscard]] Status {
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
   const Error& error() const { return error_; }
+  // The error's code, or nothing on success.
+  std::optional<ErrorCode> code() const {
+    return failed_ ? std::optional<ErrorCode>(error_.code) : std::nullopt;
+  }
 
  private:
   Error error_;

@@ -1,0 +1,94 @@
+// A Filesystem that passes every call to the real one until told to fail:
+// the Nth fdatasync, or any write once a byte budget is spent, returns EIO
+// or ENOSPC. This is the seam production code already goes through, so the
+// code under test is exactly the code that runs.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <string>
+
+#include "sidecar/storage/file.h"
+
+namespace conclave::storage::testing {
+
+struct FaultPlan {
+  // Syncs (file or directory) that succeed before every later one fails.
+  std::atomic<long> syncs_left{-1};  // -1: never fail
+  int sync_errno = EIO;
+  // Bytes that may still be written before writes fail (the failing write
+  // writes what fits first, as a filling disk does).
+  std::atomic<long long> write_bytes_left{-1};
+  int write_errno = ENOSPC;
+  std::atomic<long> failures{0};
+
+  bool take_sync() {
+    long left = syncs_left.load();
+    while (left >= 0) {
+      if (left == 0) {
+        ++failures;
+        return false;
+      }
+      if (syncs_left.compare_exchange_weak(left, left - 1)) return true;
+    }
+    return true;
+  }
+};
+
+class FaultyFile final : public File {
+ public:
+  FaultyFile(std::unique_ptr<File> real, FaultPlan& plan) : real_(std::move(real)), plan_(plan) {}
+  Status write_at(std::uint64_t offset, std::string_view bytes) override {
+    long long left = plan_.write_bytes_left.load();
+    if (left >= 0) {
+      if (static_cast<long long>(bytes.size()) > left) {
+        plan_.write_bytes_left = 0;
+        ++plan_.failures;
+        if (left > 0) (void)real_->write_at(offset, bytes.substr(0, static_cast<std::size_t>(left)));
+        return errno_error(plan_.write_errno, "pwrite", path());
+      }
+      plan_.write_bytes_left -= static_cast<long long>(bytes.size());
+    }
+    return real_->write_at(offset, bytes);
+  }
+  Status read_at(std::uint64_t offset, std::size_t size, std::string& out) override {
+    return real_->read_at(offset, size, out);
+  }
+  Status sync() override {
+    if (!plan_.take_sync()) return errno_error(plan_.sync_errno, "fdatasync", path());
+    return real_->sync();
+  }
+  Status truncate(std::uint64_t size) override { return real_->truncate(size); }
+  Result<std::uint64_t> size() override { return real_->size(); }
+  const std::string& path() const override { return real_->path(); }
+
+ private:
+  std::unique_ptr<File> real_;
+  FaultPlan& plan_;
+};
+
+class FaultyFilesystem final : public Filesystem {
+ public:
+  explicit FaultyFilesystem(FaultPlan& plan) : plan_(plan) {}
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    auto file = real_.open(path, mode);
+    if (!file) return file.error();
+    return std::unique_ptr<File>(std::make_unique<FaultyFile>(std::move(file).value(), plan_));
+  }
+  Status rename(const std::string& from, const std::string& to) override { return real_.rename(from, to); }
+  Status remove(const std::string& path) override { return real_.remove(path); }
+  Status sync_dir(const std::string& dir) override {
+    if (!plan_.take_sync()) return errno_error(plan_.sync_errno, "fsync", dir);
+    return real_.sync_dir(dir);
+  }
+  Status create_dirs(const std::string& dir) override { return real_.create_dirs(dir); }
+  Result<std::vector<std::string>> list(const std::string& dir) override { return real_.list(dir); }
+  bool exists(const std::string& path) override { return real_.exists(path); }
+
+ private:
+  PosixFilesystem real_;
+  FaultPlan& plan_;
+};
+
+}  // namespace conclave::storage::testing
