@@ -106,6 +106,7 @@ Result<SegmentedLog::Segment> SegmentedLog::recover_segment(const std::string& n
   }
   segment.offsets = std::move(scan.offsets);
   segment.end = scan.valid_bytes;
+  segment.written = scan.valid_bytes;
   return segment;
 }
 

@@ -29,7 +29,13 @@ std::string open_segment_name(Index first) {
 SegmentedLog::SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& options)
     : fs_(fs), dir_(std::move(dir)), options_(options) {}
 
-SegmentedLog::~SegmentedLog() = default;
+SegmentedLog::~SegmentedLog() {
+  // Hand unsynced appends to the kernel on a clean shutdown; they were never
+  // acknowledged, so this is a courtesy, not a promise.
+  std::unique_lock lock(mu_);
+  wait_for_sync(lock);
+  if (!failed_ && !segments_.empty()) (void)flush_pending();
+}
 
 std::string SegmentedLog::path_of(const Segment& segment) const {
   return dir_ + "/" +
@@ -55,6 +61,11 @@ Index SegmentedLog::last_index() const {
 Index SegmentedLog::durable_index() const {
   std::lock_guard lock(mu_);
   return durable_;
+}
+
+std::uint64_t SegmentedLog::sync_count() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
 }
 
 std::size_t SegmentedLog::segment_count() const {
@@ -99,11 +110,13 @@ Status SegmentedLog::create_open_segment(Index first) {
     if (Status s = fs_.sync_dir(dir_); !s) return s;
   }
   segment.end = header.size();
+  segment.written = header.size();
   segments_.push_back(std::move(segment));
   return {};
 }
 
 Status SegmentedLog::seal_open_segment() {
+  if (Status s = flush_pending(); !s) return s;
   Segment& segment = segments_.back();
   // Synced before it is named sealed: recovery treats any damage in a sealed
   // segment as corruption, so it must never hold an unfinished write.
@@ -120,16 +133,24 @@ Status SegmentedLog::seal_open_segment() {
   return create_open_segment(segment.last().next());
 }
 
-Status SegmentedLog::write_batch(const std::string& bytes, const std::vector<std::uint64_t>& offsets) {
+Status SegmentedLog::flush_pending() {
   Segment& segment = segments_.back();
-  if (Status s = segment.file->write_at(segment.end, bytes); !s) return s;
-  for (std::uint64_t o : offsets) segment.offsets.push_back(segment.end + o);
-  segment.end += bytes.size();
+  if (segment.pending.empty()) return {};
+  if (Status s = segment.file->write_at(segment.end - segment.pending.size(), segment.pending); !s) return s;
+  segment.written = segment.end;
+  segment.pending.clear();
   return {};
 }
 
 Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  std::uint64_t batch_bytes = 0;
+  for (const Entry& e : entries) batch_bytes += record_bytes(e);
+  // A batch that will seal the open segment waits for a running sync first
+  // (see seal_open_segment); checks come after the wait, which unlocks.
+  while (!failed_ && syncing_ && segments_.back().end + batch_bytes > options_.segment_bytes_max) {
+    sync_done_.wait(lock);
+  }
   if (failed_) return stopped_error().error();
   Index expected = last_index_locked().next();
   for (const Entry& e : entries) {
@@ -140,25 +161,16 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
     }
     expected = expected.next();
   }
-  // Encode into one buffer per segment so a batch costs one write call.
-  std::string batch;
-  std::vector<std::uint64_t> offsets;
   for (const Entry& e : entries) {
-    const Segment& open = segments_.back();
-    bool has_entries = !open.empty() || !offsets.empty();
-    if (has_entries && open.end + batch.size() + record_bytes(e) > options_.segment_bytes_max) {
-      if (!batch.empty()) {
-        if (Status s = write_batch(batch, offsets); !s) return fail(s.error()).error();
-        batch.clear();
-        offsets.clear();
-      }
+    Segment* open = &segments_.back();
+    if (!open->empty() && open->end + record_bytes(e) > options_.segment_bytes_max) {
       if (Status s = seal_open_segment(); !s) return fail(s.error()).error();
+      open = &segments_.back();
     }
-    offsets.push_back(batch.size());
-    append_record(batch, e);
-  }
-  if (!batch.empty()) {
-    if (Status s = write_batch(batch, offsets); !s) return fail(s.error()).error();
+    open->offsets.push_back(open->end);
+    std::size_t before = open->pending.size();
+    append_record(open->pending, e);
+    open->end += open->pending.size() - before;
   }
   return last_index_locked();
 }
@@ -179,23 +191,38 @@ Status SegmentedLog::sync(Index through) {
     }
     // Become the syncer for everything appended so far; entries appended
     // while we sync wait for the next round. Sealed segments were synced
-    // when sealed, so syncing the open one covers the whole target.
+    // when sealed, so the open one's batch covers the whole target.
     syncing_ = true;
     Index target = last_index_locked();
-    std::shared_ptr<File> file = segments_.back().file;
+    Segment& open = segments_.back();
+    std::string batch = std::move(open.pending);
+    open.pending.clear();
+    std::uint64_t offset = open.end - batch.size();
+    std::shared_ptr<File> file = open.file;
     lock.unlock();
-    Status s = options_.fsync ? file->sync() : Status{};
+    Status s = batch.empty() ? Status{} : file->write_at(offset, batch);
+    if (s && options_.fsync) s = file->sync();
     lock.lock();
     syncing_ = false;
     if (!s) return fail(s.error());
+    // Nothing can seal, truncate or reset the open segment while we sync.
+    segments_.back().written = std::max(segments_.back().written, offset + batch.size());
+    ++syncs_;
     if (target > durable_) durable_ = target;
     sync_done_.notify_all();
   }
 }
 
 Result<std::vector<Entry>> SegmentedLog::read(Index first, Index last, std::uint64_t bytes_max) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (segments_.empty()) return stopped_error().error();
+  // Entries still in memory are written out first, so every read comes from
+  // the file and is checked the same way.
+  if (last >= segments_.back().first && (syncing_ || !segments_.back().pending.empty())) {
+    wait_for_sync(lock);
+    if (failed_) return stopped_error().error();
+    if (Status s = flush_pending(); !s) return fail(s.error()).error();
+  }
   if (first < segments_.front().first || last > last_index_locked() || first > last) {
     return Error{ErrorCode::kInvalidArgument,
                  "read of entries " + std::to_string(first.value()) + ".." + std::to_string(last.value()) +
@@ -258,6 +285,7 @@ Status SegmentedLog::truncate_suffix(Index from) {
   if (from > last_index_locked()) return {};
   wait_for_sync(lock);
   if (failed_) return stopped_error();
+  if (Status s = flush_pending(); !s) return fail(s.error());
   while (segments_.size() > 1 && segments_.back().first >= from) {
     if (Status s = remove_segment_file(segments_.back()); !s) return fail(s.error());
     segments_.pop_back();
@@ -274,6 +302,7 @@ Status SegmentedLog::truncate_suffix(Index from) {
   std::uint64_t keep = from.value() - segment.first.value();
   if (keep < segment.offsets.size()) {
     segment.end = segment.offsets[keep];
+    segment.written = segment.end;
     segment.offsets.resize(keep);
     if (Status s = segment.file->truncate(segment.end); !s) return fail(s.error());
     if (options_.fsync) {

@@ -61,15 +61,19 @@
 // whole sealed segments oldest first, leaving a suffix; entries of a
 // partly covered segment stay readable until the whole segment is covered.
 //
-// CONCURRENCY
+// CONCURRENCY AND GROUP COMMIT
 //
-// All methods are thread-safe. append() writes to the page cache and returns
-// at once; sync(index) waits until a fdatasync covering `index` has finished.
-// Concurrent sync() calls share one fdatasync (group commit): whichever
-// caller finds no sync running starts one for everything appended so far,
-// and the others wait for it or the next. A failed write or sync stops the
-// log for good (fail-stop): later calls return ErrorCode::kStopped, and
-// durable_index() never moves past what was synced before the failure.
+// All methods are thread-safe. append() encodes records into an in-memory
+// buffer for the open segment and returns at once, without a system call.
+// sync(index) waits until a write and fdatasync covering `index` have
+// finished. Whichever caller finds no sync running becomes the syncer: it
+// takes the whole buffer, writes it with one pwrite and one fdatasync, and
+// every appender whose entry was in it is released together (group commit);
+// entries appended meanwhile wait for the next round. A failed write or sync
+// stops the log for good (fail-stop): later calls return
+// ErrorCode::kStopped, and durable_index() never moves past what was synced
+// before the failure. Sealing a segment waits for a running sync, so a
+// sealed segment never has a write in flight.
 #pragma once
 
 #include <condition_variable>
@@ -147,13 +151,20 @@ class SegmentedLog {
   raft::Index last_index() const;
   raft::Index durable_index() const;
   std::size_t segment_count() const;
+  // fdatasyncs of the open segment so far (appends per sync shows how well
+  // group commit works).
+  std::uint64_t sync_count() const;
   const RecoveryReport& recovery() const { return recovery_; }
 
   // Internal state, public only so the two source files can share it.
   struct Segment {
     raft::Index first;
     std::vector<std::uint64_t> offsets;  // offsets[i] holds entry first + i
-    std::uint64_t end = 0;               // file size in bytes
+    std::uint64_t end = 0;               // bytes, including those not yet written
+    std::uint64_t written = 0;           // bytes in the file (the rest is pending
+                                         // or in a syncer's batch)
+    std::string pending;                 // encoded, not yet handed to a syncer;
+                                         // belongs at end - pending.size()
     bool open = false;
     std::shared_ptr<File> file;
     raft::Index last() const { return raft::Index(first.value() + offsets.size() - 1); }
@@ -167,7 +178,7 @@ class SegmentedLog {
                                   std::optional<raft::Index> name_last);
   Status create_open_segment(raft::Index first);  // mu_ held
   Status seal_open_segment();                      // mu_ held
-  Status write_batch(const std::string& bytes, const std::vector<std::uint64_t>& offsets);
+  Status flush_pending();                          // mu_ held, no sync running
   Status remove_segment_file(const Segment& segment);
   Status fail(const Error& error);                 // mu_ held
   Status stopped_error() const;
@@ -185,6 +196,7 @@ class SegmentedLog {
   std::deque<Segment> segments_;   // oldest first; the back one is open
   raft::Index durable_;
   bool syncing_ = false;
+  std::uint64_t syncs_ = 0;
   std::optional<Error> failed_;
 };
 

@@ -90,7 +90,7 @@ TEST(DiskErrors, EveryWaiterOfAFailedGroupCommitSeesTheError) {
   EXPECT_EQ(log->durable_index(), Index(0));
 }
 
-TEST(DiskErrors, DiskFullDuringAppendIsReportedAndStops) {
+TEST(DiskErrors, DiskFullIsReportedBySyncAndStops) {
   TempDir dir;
   FaultPlan plan;
   FaultyFilesystem fs(plan);
@@ -98,12 +98,15 @@ TEST(DiskErrors, DiskFullDuringAppendIsReportedAndStops) {
   ASSERT_TRUE(log->append(entries(1, 3)).ok());
   ASSERT_TRUE(log->sync().ok());
   plan.write_bytes_left = 50;  // less than the next batch
-  auto appended = log->append(entries(4, 6));
-  ASSERT_FALSE(appended.ok());
-  EXPECT_EQ(appended.error().code, ErrorCode::kNoSpace);
-  EXPECT_NE(appended.error().message.find("free space"), std::string::npos) << appended.error().message;
-  EXPECT_EQ(log->last_index(), Index(3));
-  EXPECT_EQ(log->sync().code(), ErrorCode::kStopped);
+  // append() only buffers; the write, and so the error, belong to sync().
+  ASSERT_TRUE(log->append(entries(4, 6)).ok());
+  Status synced = log->sync(Index(6));
+  ASSERT_FALSE(synced.ok());
+  EXPECT_EQ(synced.error().code, ErrorCode::kNoSpace);
+  EXPECT_NE(synced.error().message.find("free space"), std::string::npos) << synced.error().message;
+  EXPECT_EQ(log->durable_index(), Index(3));
+  EXPECT_EQ(log->sync(Index(3)).code(), ErrorCode::kStopped);
+  EXPECT_EQ(log->append(entries(7, 7)).error().code, ErrorCode::kStopped);
   log.reset();
   // The half-written batch is a torn tail to recovery: its whole records
   // may survive (never acknowledged, but intact), the partial one is cut.
