@@ -120,6 +120,7 @@ void Raft::Impl::handle_append_response(const Message& m) {
     if (pr->reject(m.prev_index, guess)) send_append(m.from, true);
     return;
   }
+  const bool was_paused = pr->paused();
   if (pr->acknowledge(m.match_index)) {
     if (pr->state() == ProgressState::kSnapshot && pr->match() >= pr->pending_snapshot()) {
       pr->become_probe();
@@ -127,7 +128,12 @@ void Raft::Impl::handle_append_response(const Message& m) {
       pr->become_replicate();
     }
     Index old = commit_;
-    if (maybe_commit()) on_leader_commit_advanced(old);
+    if (maybe_commit()) {
+      on_leader_commit_advanced(old);
+    } else if (was_paused) {
+      // While paused this follower missed any commit broadcast; tell it now.
+      send_append(m.from, true);
+    }
     maybe_send_timeout_now(m.from);
   }
   // Keep the pipeline full; bounded by the in-flight limits and the log.

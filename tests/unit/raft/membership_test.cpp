@@ -1,0 +1,164 @@
+// Membership changes one server at a time: learners, promotion, removal, and
+// the rules that keep single-server changes safe.
+#include <gtest/gtest.h>
+
+#include "tests/unit/raft/test_cluster.h"
+
+namespace conclave::raft::testing {
+namespace {
+
+ConfigChange add_learner(int id) { return {ConfigChangeType::kAddLearner, NodeId(id)}; }
+ConfigChange promote(int id) { return {ConfigChangeType::kPromote, NodeId(id)}; }
+ConfigChange remove(int id) { return {ConfigChangeType::kRemove, NodeId(id)}; }
+
+TEST(Membership, LearnerReceivesTheLogWithoutVoting) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  ASSERT_TRUE(c.raft(1).propose("before").ok());
+  c.settle();
+  c.add_empty_node(NodeId(4));
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  c.tick_all(2);
+  EXPECT_TRUE(c.raft(1).config().is_learner(NodeId(4)));
+  EXPECT_TRUE(c.raft(4).config().is_learner(NodeId(4)));
+  EXPECT_EQ(c.applied_data(4), std::vector<std::string>{"before"});
+  // A learner never campaigns, however long it waits alone.
+  c.isolate(4);
+  c.tick(4, 100);
+  EXPECT_EQ(c.raft(4).role(), Role::kFollower);
+}
+
+TEST(Membership, LearnerDoesNotCountTowardCommit) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.add_empty_node(NodeId(4));
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  c.isolate(2);
+  c.isolate(3);
+  Index before = c.raft(1).commit_index();
+  ASSERT_TRUE(c.raft(1).propose("x").ok());
+  c.settle();
+  EXPECT_EQ(c.raft(4).last_index(), c.raft(1).last_index());
+  EXPECT_EQ(c.raft(1).commit_index(), before) << "leader plus learner is not a majority of voters";
+}
+
+TEST(Membership, PromotionWaitsForTheLearnerToCatchUp) {
+  Options o;
+  o.promote_lag_max = 5;
+  TestCluster c(3, o);
+  ASSERT_TRUE(c.elect(1));
+  c.add_empty_node(NodeId(4));
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  c.isolate(4);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.raft(1).propose("p").ok());
+  c.settle();
+  EXPECT_EQ(c.raft(1).propose_config_change(promote(4)).status, Status::kLearnerNotCaughtUp);
+  c.heal();
+  c.tick_all(3 * o.election_ticks);
+  ASSERT_TRUE(c.raft(1).propose_config_change(promote(4)).ok());
+  c.settle();
+  EXPECT_TRUE(c.raft(1).config().is_voter(NodeId(4)));
+  EXPECT_EQ(c.raft(1).config().voters.size(), 4u);
+}
+
+TEST(Membership, OneChangeAtATime) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(2);
+  c.isolate(3);
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  EXPECT_EQ(c.raft(1).propose_config_change(add_learner(5)).status, Status::kConfigChangePending);
+}
+
+TEST(Membership, NewLeaderMustCommitItsOwnEntryFirst) {
+  Options o;
+  o.id = NodeId(1);
+  Configuration config{{NodeId(1)}, {}};
+  Raft solo(o, Restored{{}, SnapshotMeta{{}, {}, config}, {}, {}});
+  solo.campaign();
+  ASSERT_EQ(solo.role(), Role::kLeader);
+  EXPECT_EQ(solo.propose_config_change(add_learner(2)).status, Status::kLeaderNotReady);
+  Ready rd = solo.ready();
+  solo.advance(rd);  // the no-op is now durable and, with one voter, committed
+  EXPECT_TRUE(solo.propose_config_change(add_learner(2)).ok());
+}
+
+TEST(Membership, InvalidChangesAreRefused) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  EXPECT_EQ(c.raft(1).propose_config_change(add_learner(2)).status, Status::kInvalidConfigChange);
+  EXPECT_EQ(c.raft(1).propose_config_change(remove(7)).status, Status::kUnknownNode);
+  EXPECT_EQ(c.raft(1).propose_config_change(promote(7)).status, Status::kUnknownNode);
+  EXPECT_EQ(c.raft(1).propose_config_change(promote(2)).status, Status::kInvalidConfigChange);
+  EXPECT_EQ(c.raft(2).propose_config_change(add_learner(4)).status, Status::kNotLeader);
+}
+
+TEST(Membership, RemovedFollowerLeavesAndDoesNotDisrupt) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  ASSERT_TRUE(c.raft(1).propose_config_change(remove(3)).ok());
+  c.settle();
+  const Term term = c.raft(1).term();
+  EXPECT_FALSE(c.raft(1).config().contains(NodeId(3)));
+  EXPECT_EQ(c.raft(1).config().quorum(), 2u);
+  // Node 3 keeps running, hears nothing more, and must not disturb 1 and 2.
+  c.tick_all(100);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), term);
+  ASSERT_TRUE(c.raft(1).propose("after").ok());
+  c.settle();
+  EXPECT_EQ(c.applied_data(2), std::vector<std::string>{"after"});
+}
+
+TEST(Membership, RemovedNodeThatMissedItsRemovalCannotDisrupt) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(3);
+  ASSERT_TRUE(c.raft(1).propose_config_change(remove(3)).ok());
+  c.settle();
+  const Term term = c.raft(1).term();
+  // Node 3 still believes it is a voter; it times out and asks for votes.
+  c.tick(3, 50);
+  c.heal();
+  c.tick_all(50);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), term);
+}
+
+TEST(Membership, LeaderRemovingItselfStepsDownAfterCommit) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  ASSERT_TRUE(c.raft(1).propose_config_change(remove(1)).ok());
+  c.settle();
+  EXPECT_NE(c.raft(1).role(), Role::kLeader);
+  c.tick_all(60);
+  auto leaders = c.leaders();
+  ASSERT_EQ(leaders.size(), 1u);
+  EXPECT_NE(leaders[0], NodeId(1));
+  EXPECT_EQ(c.raft(leaders[0]).config().voters.size(), 2u);
+}
+
+TEST(Membership, ConfigurationRollsBackWhenItsEntryIsTruncated) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(1);
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  EXPECT_TRUE(c.raft(1).config().is_learner(NodeId(4)));
+  // 2 and 3 elect a new leader who never saw the change.
+  c.tick_all(60);
+  c.heal();
+  ASSERT_TRUE(c.raft(2).role() == Role::kLeader || c.raft(3).role() == Role::kLeader);
+  NodeId leader = c.leaders()[0];
+  ASSERT_TRUE(c.raft(leader).propose("overwrite").ok());
+  c.settle();
+  c.tick_all(5);
+  EXPECT_FALSE(c.raft(1).config().contains(NodeId(4))) << "the uncommitted change was truncated";
+}
+
+}  // namespace
+}  // namespace conclave::raft::testing

@@ -1,0 +1,216 @@
+// Log replication: commit, the current-term commit rule, fast backtracking,
+// flow control, and follower proposals.
+#include <gtest/gtest.h>
+
+#include "tests/unit/raft/test_cluster.h"
+
+namespace conclave::raft::testing {
+namespace {
+
+std::vector<Entry> entries_of_terms(std::initializer_list<int> terms) {
+  std::vector<Entry> out;
+  int i = 1;
+  for (int t : terms) out.push_back(Entry{Index(i), Term(t), EntryType::kNormal, "e" + std::to_string(i++)});
+  return out;
+}
+
+TEST(Replication, ProposalsCommitOnEveryNodeInOrder) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.raft(1).propose("v" + std::to_string(i)).ok());
+  c.settle();
+  auto want = c.applied_data(1);
+  ASSERT_EQ(want.size(), 10u);
+  EXPECT_EQ(want.front(), "v0");
+  EXPECT_EQ(c.applied_data(2), want);
+  EXPECT_EQ(c.applied_data(3), want);
+}
+
+TEST(Replication, ProposalReturnsIndexAndTermOfItsEntry) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  Proposal p = c.raft(1).propose("x");
+  ASSERT_TRUE(p.ok());
+  c.settle();
+  const Entry& e = c.node(2).applied.back();
+  EXPECT_EQ(e.index, p.index);
+  EXPECT_EQ(e.term, p.term);
+  EXPECT_EQ(e.data, "x");
+}
+
+TEST(Replication, FollowerRefusesProposalWithLeaderHint) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  Proposal p = c.raft(2).propose("x");
+  EXPECT_EQ(p.status, Status::kNotLeader);
+  EXPECT_EQ(p.leader_hint, NodeId(1));
+}
+
+TEST(Replication, MinorityCannotCommit) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(2);
+  c.isolate(3);
+  Index before = c.raft(1).commit_index();
+  ASSERT_TRUE(c.raft(1).propose("lonely").ok());
+  c.settle();
+  EXPECT_EQ(c.raft(1).commit_index(), before);
+  EXPECT_TRUE(c.applied_data(1).empty());
+}
+
+// Figure 8: a leader must not commit an earlier term's entry by counting the
+// replicas that hold it; only an entry of its own term commits that way.
+TEST(Replication, PreviousTermEntryIsNotCommittedByCountingReplicas) {
+  Options o;
+  o.id = NodeId(1);
+  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
+  Raft r(o, Restored{{Term(2), kNoNode, Index(0)}, SnapshotMeta{{}, {}, config}, entries_of_terms({1, 2}), {}});
+  // Win an election in term 3 (no pre-vote to keep the test short).
+  r.campaign();
+  for (int round = 0; round < 2 && r.role() != Role::kLeader; ++round) {
+    Ready rd = r.ready();
+    r.advance(rd);
+    for (const Message& m : rd.messages) {
+      if (m.type != MessageType::kPreVote && m.type != MessageType::kVote) continue;
+      Message resp = make_message(m.type == MessageType::kPreVote ? MessageType::kPreVoteResponse
+                                                                  : MessageType::kVoteResponse,
+                                  NodeId(1), m.term);
+      resp.from = m.to;
+      r.step(resp);
+    }
+  }
+  ASSERT_EQ(r.role(), Role::kLeader);
+  Ready rd = r.ready();  // persists the no-op at index 3
+  r.advance(rd);
+  // Node 2 reports holding index 2 (term 2), not yet the no-op.
+  Message ack = make_message(MessageType::kAppendResponse, NodeId(1), r.term());
+  ack.from = NodeId(2);
+  ack.match_index = Index(2);
+  r.step(ack);
+  EXPECT_EQ(r.commit_index(), Index(0)) << "entry 2 is from term 2; the leader is in term 3";
+  // Once node 2 holds the no-op of term 3, both commit together.
+  ack.match_index = Index(3);
+  r.step(ack);
+  EXPECT_EQ(r.commit_index(), Index(3));
+}
+
+TEST(Replication, FastBacktrackingSkipsWholeTerms) {
+  TestCluster c(3);
+  // Node 1 and 3 agree; node 2 holds 40 entries of a term nobody else has.
+  std::vector<int> leader_terms(10, 1);
+  leader_terms.insert(leader_terms.end(), 5, 3);
+  std::vector<Entry> good;
+  for (std::size_t i = 0; i < leader_terms.size(); ++i) {
+    good.push_back(Entry{Index(i + 1), Term(leader_terms[i]), EntryType::kNormal, "g"});
+  }
+  std::vector<Entry> stale(good.begin(), good.begin() + 10);
+  for (int i = 11; i <= 50; ++i) stale.push_back(Entry{Index(i), Term(2), EntryType::kNormal, "s"});
+  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
+  HardState hs{Term(3), kNoNode, Index(10)};
+  c.start(NodeId(1), Restored{hs, SnapshotMeta{{}, {}, config}, good, Index(0)});
+  c.start(NodeId(2), Restored{hs, SnapshotMeta{{}, {}, config}, stale, Index(0)});
+  c.start(NodeId(3), Restored{hs, SnapshotMeta{{}, {}, config}, good, Index(0)});
+  ASSERT_TRUE(c.elect(1));
+  int rejections = 0;
+  for (const Message& m : c.delivered) {
+    if (m.type == MessageType::kAppendResponse && m.from == NodeId(2) && m.reject) ++rejections;
+  }
+  EXPECT_LE(rejections, 2) << "one hint per term, not one round trip per entry";
+  EXPECT_EQ(c.raft(2).last_index(), c.raft(1).last_index());
+  EXPECT_EQ(c.node(2).log.back().term, c.raft(1).term());
+  EXPECT_EQ(c.node(2).log[10].data, "g") << "the stale suffix is replaced";
+  EXPECT_EQ(c.node(2).log.size(), 16u);
+}
+
+TEST(Replication, InflightWindowBoundsUnacknowledgedAppends) {
+  Options o;
+  o.max_entries_per_message = 1;
+  o.max_inflight_messages = 3;
+  TestCluster c(3, o);
+  ASSERT_TRUE(c.elect(1));
+  // Node 2 stops answering; node 3 still does, so commits continue.
+  c.filter = [](const Message& m) { return !(m.from == NodeId(2) && m.type == MessageType::kAppendResponse); };
+  c.delivered.clear();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.raft(1).propose("p").ok());
+  c.settle();
+  int appends_to_2 = 0;
+  int appends_to_3 = 0;
+  for (const Message& m : c.delivered) {
+    if (m.type != MessageType::kAppend || m.entries.empty()) continue;
+    if (m.to == NodeId(2)) ++appends_to_2;
+    if (m.to == NodeId(3)) ++appends_to_3;
+  }
+  EXPECT_EQ(appends_to_2, 3);
+  EXPECT_GE(appends_to_3, 20);
+  EXPECT_EQ(c.applied_data(3).size(), 20u);
+}
+
+TEST(Replication, MessageSizeLimitBatchesEntries) {
+  Options o;
+  o.max_entries_per_message = 4;
+  TestCluster c(3, o);
+  ASSERT_TRUE(c.elect(1));
+  c.delivered.clear();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.raft(1).propose("p").ok());
+  c.settle();
+  std::size_t most = 0;
+  for (const Message& m : c.delivered) {
+    if (m.type == MessageType::kAppend) most = std::max(most, m.entries.size());
+  }
+  EXPECT_EQ(most, 4u);
+  EXPECT_EQ(c.applied_data(2).size(), 10u);
+}
+
+TEST(Replication, LostAppendsAreResentAfterAStall) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.raft(1).propose("p").ok());
+  c.settle();
+  c.heal();
+  c.tick_all(3 * Options{}.election_ticks);
+  EXPECT_EQ(c.applied_data(3).size(), 5u);
+}
+
+TEST(Replication, RestartedFollowerCatchesUp) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  ASSERT_TRUE(c.raft(1).propose("a").ok());
+  c.settle();
+  c.restart(3);
+  ASSERT_TRUE(c.raft(1).propose("b").ok());
+  c.settle();
+  c.tick_all(5);
+  EXPECT_EQ(c.applied_data(3), (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace conclave::raft::testing
+
+namespace conclave::raft::testing {
+namespace {
+
+// A stale append delivered late (the network reorders) holds a prefix of
+// what the follower already acknowledged; the follower must keep the rest.
+TEST(Replication, StaleAppendNeverTruncatesMatchingEntries) {
+  Options o;
+  o.id = NodeId(2);
+  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
+  Raft r(o, Restored{{Term(1), kNoNode, Index(0)}, SnapshotMeta{{}, {}, config}, {}, {}});
+  Message full = make_message(MessageType::kAppend, NodeId(2), Term(1));
+  full.from = NodeId(1);
+  full.entries = entries_of_terms({1, 1, 1});
+  Message stale = full;
+  stale.entries.resize(1);
+  r.step(full);
+  r.step(stale);
+  EXPECT_EQ(r.last_index(), Index(3));
+  Ready rd = r.ready();
+  ASSERT_EQ(rd.messages.size(), 2u);
+  EXPECT_EQ(rd.messages[0].match_index, Index(3));
+  EXPECT_EQ(rd.messages[1].match_index, Index(1));
+  EXPECT_EQ(rd.entries.size(), 3u);
+}
+
+}  // namespace
+}  // namespace conclave::raft::testing

@@ -1,0 +1,46 @@
+// Encodings of configuration changes and configurations.
+#include <gtest/gtest.h>
+
+#include "sidecar/raft/types.h"
+
+namespace conclave::raft {
+namespace {
+
+TEST(Types, ConfigChangeRoundTrips) {
+  for (auto type : {ConfigChangeType::kAddLearner, ConfigChangeType::kPromote, ConfigChangeType::kRemove}) {
+    ConfigChange change{type, NodeId(42)};
+    EXPECT_EQ(decode_config_change(encode_config_change(change)), change);
+  }
+}
+
+TEST(Types, MalformedConfigChangeIsRejected) {
+  EXPECT_FALSE(decode_config_change(""));
+  std::string bytes = encode_config_change({ConfigChangeType::kPromote, NodeId(3)});
+  EXPECT_FALSE(decode_config_change(bytes.substr(0, 8)));
+  bytes[0] = 9;
+  EXPECT_FALSE(decode_config_change(bytes));
+  EXPECT_FALSE(decode_config_change(encode_config_change({ConfigChangeType::kPromote, kNoNode})));
+}
+
+TEST(Types, ConfigurationRoundTrips) {
+  Configuration config{{NodeId(1), NodeId(2), NodeId(5)}, {NodeId(7)}};
+  EXPECT_EQ(decode_configuration(encode_configuration(config)), config);
+  EXPECT_EQ(decode_configuration(encode_configuration({})), Configuration{});
+}
+
+TEST(Types, MalformedConfigurationIsRejected) {
+  std::string bytes = encode_configuration({{NodeId(1)}, {NodeId(2)}});
+  EXPECT_FALSE(decode_configuration(bytes.substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(decode_configuration(bytes + "x"));
+  EXPECT_FALSE(decode_configuration(encode_configuration({{NodeId(1)}, {NodeId(1)}})))
+      << "a node is a voter or a learner, not both";
+}
+
+TEST(Types, QuorumIsAMajorityOfVoters) {
+  EXPECT_EQ((Configuration{{NodeId(1)}, {}}).quorum(), 1u);
+  EXPECT_EQ((Configuration{{NodeId(1), NodeId(2)}, {}}).quorum(), 2u);
+  EXPECT_EQ((Configuration{{NodeId(1), NodeId(2), NodeId(3)}, {NodeId(4), NodeId(5)}}).quorum(), 2u);
+}
+
+}  // namespace
+}  // namespace conclave::raft
