@@ -80,7 +80,7 @@ int run_demo(std::uint64_t seed) {
   RunPlan plan;
   plan.seed = seed;
   plan.nodes = 5;
-  plan.network = NetworkFaults{0, 0, 1, 8, 0, 50};
+  plan.network = NetworkFaults{0, 0, 1, 8, 0, 50, true};
   plan.fault_ticks = 240;
   plan.liveness_ticks = 200;
   plan.partition_ticks_max = 80;  // how long the leader stays cut off

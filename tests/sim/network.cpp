@@ -1,11 +1,13 @@
 // Packet fates and partitions of the simulated network.
 #include "tests/sim/network.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace conclave::sim {
 
-std::vector<std::uint64_t> Network::fate(raft::NodeId from, raft::NodeId to) {
+std::vector<std::uint64_t> Network::fate(raft::NodeId from, raft::NodeId to,
+                                         std::uint64_t now) {
   std::vector<std::uint64_t> delays;
   if (blocked(from, to)) return delays;
   if (rng_.chance(faults_.loss_permille)) return delays;
@@ -15,7 +17,13 @@ std::vector<std::uint64_t> Network::fate(raft::NodeId from, raft::NodeId to) {
     if (rng_.chance(faults_.long_delay_permille)) {
       delay += rng_.between(faults_.delay_max, faults_.long_delay_max);
     }
-    delays.push_back(delay);
+    std::uint64_t at = now + delay;
+    if (faults_.fifo) {
+      std::uint64_t& last = last_arrival_[{from, to}];
+      at = std::max(at, last);
+      last = at;
+    }
+    delays.push_back(at);
   }
   return delays;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -34,6 +35,9 @@ struct NetworkFaults {
   // A few packets take much longer, which reorders them behind later ones.
   std::uint64_t long_delay_permille = 0;
   std::uint64_t long_delay_max = 100;
+  // Per-link first-in first-out delivery, as over one TCP connection; off,
+  // packets on one link overtake each other.
+  bool fifo = false;
 };
 
 class Network {
@@ -43,8 +47,8 @@ class Network {
   void set_faults(const NetworkFaults& faults) { faults_ = faults; }
   const NetworkFaults& faults() const { return faults_; }
 
-  // Delays after which copies of a packet arrive; empty when it is lost.
-  std::vector<std::uint64_t> fate(raft::NodeId from, raft::NodeId to);
+  // Times at which copies of a packet sent at `now` arrive; empty when lost.
+  std::vector<std::uint64_t> fate(raft::NodeId from, raft::NodeId to, std::uint64_t now);
 
   // Cuts every link from a to b (and b to a when symmetric).
   void cut(const std::set<raft::NodeId>& a, const std::set<raft::NodeId>& b, bool symmetric);
@@ -59,6 +63,7 @@ class Network {
   Rng rng_;
   NetworkFaults faults_;
   std::set<std::pair<raft::NodeId, raft::NodeId>> blocked_;
+  std::map<std::pair<raft::NodeId, raft::NodeId>, std::uint64_t> last_arrival_;
 };
 
 }  // namespace conclave::sim

@@ -18,11 +18,13 @@ RunPlan plan_for_seed(std::uint64_t seed) {
 
   // The network: from calm to hostile.
   switch (rng.below(4)) {
-    case 0: p.network = NetworkFaults{0, 0, 1, 10, 0, 50}; break;
-    case 1: p.network = NetworkFaults{20, 10, 1, 15, 20, 100}; break;
-    case 2: p.network = NetworkFaults{80, 30, 1, 25, 50, 200}; break;
-    default: p.network = NetworkFaults{200, 50, 5, 40, 100, 300}; break;
+    case 0: p.network = NetworkFaults{0, 0, 1, 10, 0, 50, false}; break;
+    case 1: p.network = NetworkFaults{20, 10, 1, 15, 20, 100, false}; break;
+    case 2: p.network = NetworkFaults{80, 30, 1, 25, 50, 200, false}; break;
+    default: p.network = NetworkFaults{200, 50, 5, 40, 100, 300, false}; break;
   }
+  // A third of the runs keep each link in order, as TCP does between retries.
+  p.network.fifo = rng.chance(333);
   const std::uint64_t mild_or_off[] = {0, 60, 150};
   p.crash_every_ticks = mild_or_off[rng.below(3)];
   if (rng.chance(300)) p.crash_every_ticks = 25;  // crash storms
@@ -54,7 +56,8 @@ std::string RunPlan::describe() const {
   std::ostringstream out;
   out << nodes << " nodes, net loss " << network.loss_permille << "‰ dup "
       << network.dup_permille << "‰ delay " << network.delay_min << ".." << network.delay_max
-      << " (+long " << network.long_delay_permille << "‰), crash every " << crash_every_ticks
+      << " (+long " << network.long_delay_permille << "‰" << (network.fifo ? ", fifo" : "")
+      << "), crash every " << crash_every_ticks
       << " ticks (max " << max_down_nodes << " down), partition every " << partition_every_ticks
       << ", membership every " << membership_every_ticks << ", transfer every "
       << transfer_every_ticks << ", snapshot every " << host.snapshot_every

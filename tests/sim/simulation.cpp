@@ -97,13 +97,13 @@ void Simulation::stop_host(NodeId id, std::uint64_t after_units) {
 
 void Simulation::send(Packet packet) {
   if (packet.transfer != 0 && packet.chunk == 0) ++stats_.snapshots_sent;
-  const std::vector<std::uint64_t> delays =
-      network_.fate(packet.message.from, packet.message.to);
-  for (std::size_t i = 0; i < delays.size(); ++i) {
+  const std::vector<std::uint64_t> arrivals =
+      network_.fate(packet.message.from, packet.message.to, now_);
+  for (std::size_t i = 0; i < arrivals.size(); ++i) {
     Event e;
     e.kind = Kind::kDeliver;
-    e.packet = i + 1 < delays.size() ? packet : std::move(packet);
-    events_.push(now_ + delays[i], std::move(e));
+    e.packet = i + 1 < arrivals.size() ? packet : std::move(packet);
+    events_.push(arrivals[i], std::move(e));
   }
 }
 
@@ -146,7 +146,10 @@ void Simulation::crash_some_host() {
   std::vector<Host*> live = live_hosts();
   const std::size_t down = hosts_.size() - live.size();
   if (live.empty() || down >= static_cast<std::size_t>(plan_.max_down_nodes)) return;
+  // The leader half the time: its crashes are the ones that strand entries
+  // on a minority and make the next elections interesting (Figure 8).
   Host* h = live[fault_rng_.below(live.size())];
+  if (Host* l = leader(); l != nullptr && fault_rng_.chance(500)) h = l;
   if (fault_rng_.chance(500)) {
     h->crash();
     return;
@@ -208,13 +211,28 @@ void Simulation::partition() {
 
 void Simulation::begin_liveness() {
   liveness_ = true;
-  liveness_deadline_ = now_ + plan_.liveness_ticks * plan_.tick_units;
   network_.heal();
   NetworkFaults calm = plan_.network;
   calm.loss_permille = 0;
   calm.dup_permille = 0;
   calm.long_delay_permille = 0;
+  calm.fifo = true;
   network_.set_faults(calm);
+  // The bound: a fixed allowance for elections and restarts, plus the round
+  // trips the flow-control limits need to carry the furthest-behind node's
+  // gap (a snapshot may shorten it; it can only help).
+  Index most;
+  Index least = Index(~std::uint64_t{0});
+  for (auto& [id, h] : hosts_) {
+    most = std::max(most, h->disk().view().log.last_index());
+    least = std::min(least, h->machine().applied);
+  }
+  const std::uint64_t gap = most > least ? most.value() - least.value() : 0;
+  const std::uint64_t per_trip = plan_.host.options.max_entries_per_message *
+                                 plan_.host.options.max_inflight_messages;
+  const std::uint64_t trips = gap / std::max<std::uint64_t>(1, per_trip) + 1;
+  liveness_deadline_ = now_ + plan_.liveness_ticks * plan_.tick_units +
+                       trips * 2 * (calm.delay_max + plan_.tick_units);
   if (trace_.on()) trace_.line() << "liveness phase: faults stop, partitions heal, nodes restart";
   if (observer_ != nullptr) observer_->on_heal(now_);
   for (auto& [id, h] : hosts_) {
@@ -227,8 +245,18 @@ void Simulation::begin_liveness() {
 void Simulation::probe_liveness() {
   workload_->resolve_membership();
   if (marker_) {
+    // Lost to a leader change: another entry committed at its index, or no
+    // log holds it any more (nothing will commit at that index until a new
+    // proposal reaches it, and the marker is the only proposal now).
     const HistorySlot* slot = checker_.history(marker_->first);
-    if (slot != nullptr && slot->entry.term != marker_->second) marker_.reset();  // lost
+    bool held = false;
+    for (auto& [id, h] : hosts_) {
+      const std::optional<raft::Term> t = h->disk().view().log.term_at(marker_->first);
+      held = held || (h->alive() && t && *t == marker_->second);
+    }
+    if ((slot != nullptr && slot->entry.term != marker_->second) || (slot == nullptr && !held)) {
+      marker_.reset();
+    }
   }
   const raft::Configuration& config = checker_.committed_config();
   if (!marker_) {
