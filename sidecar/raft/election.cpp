@@ -36,6 +36,7 @@ void Raft::Impl::campaign(Campaign kind) {
   }
   reset_election_timer();
   fail_pending_reads();
+  fail_forwarded_reads();
   votes_[opts_.id] = true;
   if (votes_.size() >= log_.config().quorum()) {
     // A cluster of one wins at once.
@@ -58,6 +59,7 @@ void Raft::Impl::campaign(Campaign kind) {
 
 void Raft::Impl::become_follower(Term term, NodeId leader) {
   if (role_ == Role::kLeader) fail_pending_reads();
+  if (term > term_ || leader != leader_) fail_forwarded_reads();
   if (term > term_) {
     term_ = term;
     vote_ = kNoNode;

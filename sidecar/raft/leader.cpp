@@ -78,6 +78,9 @@ Proposal Raft::Impl::propose_config_change(const ConfigChange& change) {
         invalid = Status::kInvalidConfigChange;  // a cluster needs a voter
       }
       break;
+    case ConfigChangeType::kBootstrap:
+      invalid = Status::kInvalidConfigChange;  // only ever the first entry of a new log
+      break;
   }
   if (invalid != Status::kOk) return Proposal{invalid, {}, {}, opts_.id};
   append_entry(EntryType::kConfig, encode_config_change(change));
@@ -112,6 +115,7 @@ Status Raft::Impl::read_index(std::uint64_t context) {
     return Status::kOk;
   }
   if (role_ != Role::kFollower || leader_ == kNoNode) return Status::kNotLeader;
+  forwarded_reads_.insert(context);
   Message m = make_message(MessageType::kReadIndex, leader_, term_);
   m.context = context;
   send(std::move(m));
@@ -130,6 +134,7 @@ void Raft::Impl::handle_read_index(const Message& m) {
 }
 
 void Raft::Impl::handle_read_index_response(const Message& m) {
+  if (forwarded_reads_.erase(m.context) == 0) return;  // a duplicate, or already failed
   if (m.reject) {
     failed_reads_.push_back(m.context);
   } else {
@@ -187,6 +192,11 @@ void Raft::Impl::release_reads() {
     complete_read(r);
     pending_reads_.pop_front();
   }
+}
+
+void Raft::Impl::fail_forwarded_reads() {
+  for (std::uint64_t context : forwarded_reads_) failed_reads_.push_back(context);
+  forwarded_reads_.clear();
 }
 
 void Raft::Impl::fail_pending_reads() {

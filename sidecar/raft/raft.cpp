@@ -25,6 +25,15 @@ void check(bool ok, const char* what) {
 
 }  // namespace
 
+Restored bootstrap(const std::set<NodeId>& voters) {
+  check(!voters.empty() && !voters.count(kNoNode), "bootstrap needs at least one voter, none of them 0");
+  ConfigChange founding = ConfigChange::founding(Configuration{voters, {}});
+  Restored r;
+  r.hard_state = HardState{Term(1), kNoNode, Index(1)};
+  r.entries.push_back(Entry{Index(1), Term(1), EntryType::kConfig, encode_config_change(founding)});
+  return r;
+}
+
 Random::Random(std::uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);
 }
@@ -62,6 +71,10 @@ Raft::Impl::Impl(const Options& options, const Restored& restored)
         "snapshot term is ahead of the stored term");
   check(commit_ <= log_.last_index(), "stored commit index is beyond the last log entry");
   check(applied_ <= commit_, "applied index is beyond the commit index");
+  // A configuration outside the log (a snapshot at index 0) would never
+  // reach a node that joins later; founders start from bootstrap().
+  check(restored.snapshot.index != Index(0) || restored.snapshot.config == Configuration{},
+        "a configuration at index 0 cannot be replicated: start founders from raft::bootstrap()");
   if (restored.snapshot.index > Index(0)) latest_snapshot_ = restored.snapshot;
   last_hard_state_.commit = commit_;
   reset_election_timer();

@@ -99,10 +99,10 @@ struct Options {
   std::uint64_t random_seed = 1;
 };
 
-// What the host recovered from disk. A brand-new member of a new cluster
-// passes a snapshot at index 0 whose config lists the initial voters; a node
-// that will join an existing cluster passes an empty config and waits to be
-// contacted by the leader.
+// What the host recovered from disk. A founding member of a new cluster
+// starts from bootstrap(founders); a node that will join an existing cluster
+// starts from Restored{} (an empty log, no configuration) and waits for the
+// leader to contact it.
 struct Restored {
   HardState hard_state;
   SnapshotMeta snapshot;
@@ -112,6 +112,14 @@ struct Restored {
   // committed entries after it are handed out again. At least snapshot.index.
   Index applied;
 };
+
+// The initial state of every founding member of a new cluster: a log whose
+// first entry (term 1, committed) holds the founding configuration. The
+// configuration lives in the log rather than in a snapshot so that a node
+// that joins later learns it by replication like any other entry. Every
+// founder must be given the same voters; the host persists this state before
+// constructing the core, exactly as if it had been recovered.
+Restored bootstrap(const std::set<NodeId>& voters);
 
 enum class Role : std::uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 std::string_view to_string(Role role);

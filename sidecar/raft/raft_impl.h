@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "sidecar/raft/progress.h"
@@ -86,6 +87,7 @@ class Raft::Impl {
   void complete_read(const PendingRead& read);
   void release_reads();
   void fail_pending_reads();
+  void fail_forwarded_reads();
   void sync_progress_with_config();
   void append_entry(EntryType type, std::string data);
   bool committed_in_current_term() const;
@@ -131,6 +133,12 @@ class Raft::Impl {
   // Reads that arrived before the leader committed an entry of its term: the
   // commit index it knows may still be behind its predecessor's.
   std::deque<PendingRead> reads_awaiting_commit_;
+
+  // Reads this follower forwarded to the leader and has not seen answered.
+  // Each is released (or failed) once, however often the network delivers
+  // the answer; all fail when the leader or term changes, since the answer
+  // may never come.
+  std::set<std::uint64_t> forwarded_reads_;
 
   // The newest snapshot the host holds, sent to followers behind the log.
   std::optional<SnapshotMeta> latest_snapshot_;

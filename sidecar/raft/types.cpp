@@ -40,13 +40,20 @@ bool get_set(std::string_view& in, std::set<NodeId>& ids) {
 std::string encode_config_change(const ConfigChange& change) {
   std::string out;
   out.push_back(static_cast<char>(change.type));
+  if (change.type == ConfigChangeType::kBootstrap) return out + encode_configuration(change.founders);
   put_u64(out, change.node.value());
   return out;
 }
 
 std::optional<ConfigChange> decode_config_change(std::string_view bytes) {
-  if (bytes.size() != 9) return std::nullopt;
+  if (bytes.empty()) return std::nullopt;
   auto type = static_cast<ConfigChangeType>(bytes[0]);
+  if (type == ConfigChangeType::kBootstrap) {
+    auto founders = decode_configuration(bytes.substr(1));
+    if (!founders || founders->voters.empty()) return std::nullopt;
+    return ConfigChange::founding(*founders);
+  }
+  if (bytes.size() != 9) return std::nullopt;
   if (type != ConfigChangeType::kAddLearner && type != ConfigChangeType::kPromote &&
       type != ConfigChangeType::kRemove) {
     return std::nullopt;
@@ -54,7 +61,7 @@ std::optional<ConfigChange> decode_config_change(std::string_view bytes) {
   bytes.remove_prefix(1);
   std::uint64_t node = 0;
   if (!get_u64(bytes, node) || node == 0) return std::nullopt;
-  return ConfigChange{type, NodeId(node)};
+  return ConfigChange(type, NodeId(node));
 }
 
 std::string encode_configuration(const Configuration& config) {
@@ -88,6 +95,9 @@ Configuration apply_config_change(Configuration config, const ConfigChange& chan
     case ConfigChangeType::kRemove:
       config.learners.erase(change.node);
       config.voters.erase(change.node);
+      break;
+    case ConfigChangeType::kBootstrap:
+      config = change.founders;
       break;
   }
   return config;

@@ -78,11 +78,24 @@ enum class ConfigChangeType : std::uint8_t {
   kAddLearner = 1,
   kPromote = 2,
   kRemove = 3,
+  // The founding configuration of a new cluster: the first entry of its log
+  // (see bootstrap() in raft.h). Never proposed.
+  kBootstrap = 4,
 };
 
 struct ConfigChange {
   ConfigChangeType type = ConfigChangeType::kAddLearner;
   NodeId node;
+  // kBootstrap only: the whole founding configuration.
+  Configuration founders;
+
+  ConfigChange() = default;
+  ConfigChange(ConfigChangeType t, NodeId n) : type(t), node(n) {}
+  static ConfigChange founding(Configuration founders) {
+    ConfigChange c(ConfigChangeType::kBootstrap, kNoNode);
+    c.founders = std::move(founders);
+    return c;
+  }
 
   bool operator==(const ConfigChange&) const = default;
 };

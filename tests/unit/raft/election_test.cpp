@@ -53,10 +53,11 @@ TEST(Election, VoteIsPersistedInTheSameReadyAsTheReply) {
 TEST(Election, VoteReplyAndDurableVoteTravelTogether) {
   Options o;
   o.id = NodeId(2);
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  Raft r(o, Restored{{}, SnapshotMeta{{}, {}, config}, {}, {}});
+  Raft r(o, bootstrap(founders(3)));
   Message m = make_message(MessageType::kVote, NodeId(2), Term(5));
   m.from = NodeId(1);
+  m.last_log_index = Index(1);  // as up to date as the voter
+  m.last_log_term = Term(1);
   r.step(m);
   Ready rd = r.ready();
   ASSERT_TRUE(rd.hard_state.has_value());
@@ -72,9 +73,7 @@ TEST(Election, VoteReplyAndDurableVoteTravelTogether) {
 TEST(Election, RefusesCandidateWithStaleLog) {
   Options o;
   o.id = NodeId(2);
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  std::vector<Entry> log{{Index(1), Term(1), EntryType::kNormal, "a"}, {Index(2), Term(2), EntryType::kNormal, "b"}};
-  Raft r(o, Restored{{Term(2), kNoNode, Index(0)}, SnapshotMeta{{}, {}, config}, log, {}});
+  Raft r(o, founder_with_log(3, {1, 2}, Term(2)));
   // Candidate's last entry is (5, term 1): older term than ours, longer log.
   Message m = make_message(MessageType::kVote, NodeId(2), Term(3));
   m.from = NodeId(1);
@@ -91,11 +90,12 @@ TEST(Election, RefusesCandidateWithStaleLog) {
 TEST(Election, OneVotePerTerm) {
   Options o;
   o.id = NodeId(3);
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  Raft r(o, Restored{{}, SnapshotMeta{{}, {}, config}, {}, {}});
+  Raft r(o, bootstrap(founders(3)));
   for (int from : {1, 2}) {
     Message m = make_message(MessageType::kVote, NodeId(3), Term(4));
     m.from = NodeId(from);
+    m.last_log_index = Index(1);
+    m.last_log_term = Term(1);
     r.step(m);
   }
   Ready rd = r.ready();

@@ -22,6 +22,8 @@ TEST(Membership, LearnerReceivesTheLogWithoutVoting) {
   c.tick_all(2);
   EXPECT_TRUE(c.raft(1).config().is_learner(NodeId(4)));
   EXPECT_TRUE(c.raft(4).config().is_learner(NodeId(4)));
+  // The founding configuration reached the joiner through the log.
+  EXPECT_EQ(c.raft(4).config(), c.raft(1).config());
   EXPECT_EQ(c.applied_data(4), std::vector<std::string>{"before"});
   // A learner never campaigns, however long it waits alone.
   c.isolate(4);
@@ -77,14 +79,22 @@ TEST(Membership, OneChangeAtATime) {
 TEST(Membership, NewLeaderMustCommitItsOwnEntryFirst) {
   Options o;
   o.id = NodeId(1);
-  Configuration config{{NodeId(1)}, {}};
-  Raft solo(o, Restored{{}, SnapshotMeta{{}, {}, config}, {}, {}});
+  Raft solo(o, bootstrap({NodeId(1)}));
   solo.campaign();
   ASSERT_EQ(solo.role(), Role::kLeader);
   EXPECT_EQ(solo.propose_config_change(add_learner(2)).status, Status::kLeaderNotReady);
   Ready rd = solo.ready();
   solo.advance(rd);  // the no-op is now durable and, with one voter, committed
   EXPECT_TRUE(solo.propose_config_change(add_learner(2)).ok());
+}
+
+TEST(Membership, FoundersMustComeFromBootstrap) {
+  Options o;
+  o.id = NodeId(1);
+  // A configuration outside the log could never reach a later joiner.
+  Restored wrong{{}, SnapshotMeta{{}, {}, Configuration{{NodeId(1)}, {}}}, {}, {}};
+  EXPECT_THROW(Raft(o, wrong), std::invalid_argument);
+  EXPECT_THROW(bootstrap({}), std::invalid_argument);
 }
 
 TEST(Membership, InvalidChangesAreRefused) {
@@ -95,6 +105,8 @@ TEST(Membership, InvalidChangesAreRefused) {
   EXPECT_EQ(c.raft(1).propose_config_change(promote(7)).status, Status::kUnknownNode);
   EXPECT_EQ(c.raft(1).propose_config_change(promote(2)).status, Status::kInvalidConfigChange);
   EXPECT_EQ(c.raft(2).propose_config_change(add_learner(4)).status, Status::kNotLeader);
+  ConfigChange again = ConfigChange::founding(Configuration{{NodeId(1)}, {}});
+  EXPECT_EQ(c.raft(1).propose_config_change(again).status, Status::kInvalidConfigChange);
 }
 
 TEST(Membership, RemovedFollowerLeavesAndDoesNotDisrupt) {

@@ -45,6 +45,33 @@ TEST(ReadIndex, ReadOnFollowerIsAnsweredByTheLeader) {
   EXPECT_EQ(c.node(2).reads[0].index, c.raft(1).commit_index());
 }
 
+TEST(ReadIndex, DuplicatedAnswerReleasesTheReadOnce) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  // The network delivers the forwarded request twice; the leader answers both.
+  c.filter = [&](const Message& m) {
+    if (m.type == MessageType::kReadIndex) c.raft(1).step(m);
+    return true;
+  };
+  ASSERT_EQ(c.raft(2).read_index(9), Status::kOk);
+  c.settle();
+  EXPECT_EQ(c.node(2).reads.size(), 1u);
+}
+
+TEST(ReadIndex, ForwardedReadFailsWhenTheLeaderChanges) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.cut(2, 1);  // the request is lost
+  ASSERT_EQ(c.raft(2).read_index(4), Status::kOk);
+  c.settle();
+  EXPECT_TRUE(c.node(2).reads.empty());
+  c.heal();
+  ASSERT_EQ(c.raft(1).transfer_leadership(NodeId(3)), Status::kOk);
+  c.settle();
+  ASSERT_EQ(c.raft(2).leader(), NodeId(3));
+  EXPECT_EQ(c.node(2).failed_reads, std::vector<std::uint64_t>{4}) << "an answer may never come: fail it";
+}
+
 TEST(ReadIndex, ReadWithoutKnownLeaderIsRefused) {
   TestCluster c(3);
   EXPECT_EQ(c.raft(2).read_index(1), Status::kNotLeader);

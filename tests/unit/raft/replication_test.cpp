@@ -7,13 +7,6 @@
 namespace conclave::raft::testing {
 namespace {
 
-std::vector<Entry> entries_of_terms(std::initializer_list<int> terms) {
-  std::vector<Entry> out;
-  int i = 1;
-  for (int t : terms) out.push_back(Entry{Index(i), Term(t), EntryType::kNormal, "e" + std::to_string(i++)});
-  return out;
-}
-
 TEST(Replication, ProposalsCommitOnEveryNodeInOrder) {
   TestCluster c(3);
   ASSERT_TRUE(c.elect(1));
@@ -63,8 +56,8 @@ TEST(Replication, MinorityCannotCommit) {
 TEST(Replication, PreviousTermEntryIsNotCommittedByCountingReplicas) {
   Options o;
   o.id = NodeId(1);
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  Raft r(o, Restored{{Term(2), kNoNode, Index(0)}, SnapshotMeta{{}, {}, config}, entries_of_terms({1, 2}), {}});
+  // Log: bootstrap (1, term 1), (2, term 1), (3, term 2).
+  Raft r(o, founder_with_log(3, {1, 2}, Term(2)));
   // Win an election in term 3 (no pre-vote to keep the test short).
   r.campaign();
   for (int round = 0; round < 2 && r.role() != Role::kLeader; ++round) {
@@ -80,36 +73,31 @@ TEST(Replication, PreviousTermEntryIsNotCommittedByCountingReplicas) {
     }
   }
   ASSERT_EQ(r.role(), Role::kLeader);
-  Ready rd = r.ready();  // persists the no-op at index 3
+  Ready rd = r.ready();  // persists the no-op at index 4
   r.advance(rd);
-  // Node 2 reports holding index 2 (term 2), not yet the no-op.
+  // Node 2 reports holding index 3 (term 2), not yet the no-op.
   Message ack = make_message(MessageType::kAppendResponse, NodeId(1), r.term());
   ack.from = NodeId(2);
-  ack.match_index = Index(2);
-  r.step(ack);
-  EXPECT_EQ(r.commit_index(), Index(0)) << "entry 2 is from term 2; the leader is in term 3";
-  // Once node 2 holds the no-op of term 3, both commit together.
   ack.match_index = Index(3);
   r.step(ack);
-  EXPECT_EQ(r.commit_index(), Index(3));
+  EXPECT_EQ(r.commit_index(), Index(1)) << "entry 3 is from term 2; the leader is in term 3";
+  // Once node 2 holds the no-op of term 3, all commit together.
+  ack.match_index = Index(4);
+  r.step(ack);
+  EXPECT_EQ(r.commit_index(), Index(4));
 }
 
 TEST(Replication, FastBacktrackingSkipsWholeTerms) {
   TestCluster c(3);
-  // Node 1 and 3 agree; node 2 holds 40 entries of a term nobody else has.
-  std::vector<int> leader_terms(10, 1);
-  leader_terms.insert(leader_terms.end(), 5, 3);
-  std::vector<Entry> good;
-  for (std::size_t i = 0; i < leader_terms.size(); ++i) {
-    good.push_back(Entry{Index(i + 1), Term(leader_terms[i]), EntryType::kNormal, "g"});
-  }
-  std::vector<Entry> stale(good.begin(), good.begin() + 10);
-  for (int i = 11; i <= 50; ++i) stale.push_back(Entry{Index(i), Term(2), EntryType::kNormal, "s"});
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  HardState hs{Term(3), kNoNode, Index(10)};
-  c.start(NodeId(1), Restored{hs, SnapshotMeta{{}, {}, config}, good, Index(0)});
-  c.start(NodeId(2), Restored{hs, SnapshotMeta{{}, {}, config}, stale, Index(0)});
-  c.start(NodeId(3), Restored{hs, SnapshotMeta{{}, {}, config}, good, Index(0)});
+  // Nodes 1 and 3 agree (entries 2..10 of term 1, 11..15 of term 3); node 2
+  // holds 40 entries of a term nobody else has after index 10.
+  std::vector<int> good(9, 1);
+  good.insert(good.end(), 5, 3);
+  std::vector<int> stale(9, 1);
+  stale.insert(stale.end(), 40, 2);
+  c.start(NodeId(1), founder_with_log(3, good, Term(3), "g"));
+  c.start(NodeId(2), founder_with_log(3, stale, Term(3), "s"));
+  c.start(NodeId(3), founder_with_log(3, good, Term(3), "g"));
   ASSERT_TRUE(c.elect(1));
   int rejections = 0;
   for (const Message& m : c.delivered) {
@@ -118,7 +106,7 @@ TEST(Replication, FastBacktrackingSkipsWholeTerms) {
   EXPECT_LE(rejections, 2) << "one hint per term, not one round trip per entry";
   EXPECT_EQ(c.raft(2).last_index(), c.raft(1).last_index());
   EXPECT_EQ(c.node(2).log.back().term, c.raft(1).term());
-  EXPECT_EQ(c.node(2).log[10].data, "g") << "the stale suffix is replaced";
+  EXPECT_EQ(c.node(2).log[10].data, "g11") << "the stale suffix is replaced";
   EXPECT_EQ(c.node(2).log.size(), 16u);
 }
 
@@ -195,20 +183,21 @@ namespace {
 TEST(Replication, StaleAppendNeverTruncatesMatchingEntries) {
   Options o;
   o.id = NodeId(2);
-  Configuration config{{NodeId(1), NodeId(2), NodeId(3)}, {}};
-  Raft r(o, Restored{{Term(1), kNoNode, Index(0)}, SnapshotMeta{{}, {}, config}, {}, {}});
+  Raft r(o, bootstrap(founders(3)));
   Message full = make_message(MessageType::kAppend, NodeId(2), Term(1));
   full.from = NodeId(1);
-  full.entries = entries_of_terms({1, 1, 1});
+  full.prev_index = Index(1);
+  full.prev_term = Term(1);
+  for (int i = 2; i <= 4; ++i) full.entries.push_back(Entry{Index(i), Term(1), EntryType::kNormal, "x"});
   Message stale = full;
   stale.entries.resize(1);
   r.step(full);
   r.step(stale);
-  EXPECT_EQ(r.last_index(), Index(3));
+  EXPECT_EQ(r.last_index(), Index(4));
   Ready rd = r.ready();
   ASSERT_EQ(rd.messages.size(), 2u);
-  EXPECT_EQ(rd.messages[0].match_index, Index(3));
-  EXPECT_EQ(rd.messages[1].match_index, Index(1));
+  EXPECT_EQ(rd.messages[0].match_index, Index(4));
+  EXPECT_EQ(rd.messages[1].match_index, Index(2));
   EXPECT_EQ(rd.entries.size(), 3u);
 }
 

@@ -16,6 +16,25 @@
 
 namespace conclave::raft::testing {
 
+inline std::set<NodeId> founders(int voters) {
+  std::set<NodeId> ids;
+  for (int i = 1; i <= voters; ++i) ids.insert(NodeId(i));
+  return ids;
+}
+
+// A founder of nodes 1..voters whose log continues after the bootstrap entry
+// with one entry per given term (indices 2, 3, ...), data "<tag><index>".
+inline Restored founder_with_log(int voters, const std::vector<int>& terms, Term term,
+                                 const std::string& tag = "e") {
+  Restored r = bootstrap(founders(voters));
+  r.hard_state.term = term;
+  for (int t : terms) {
+    Index i = r.entries.back().index.next();
+    r.entries.push_back(Entry{i, Term(t), EntryType::kNormal, tag + std::to_string(i.value())});
+  }
+  return r;
+}
+
 struct TestNode {
   std::unique_ptr<Raft> raft;
   // The durable state, as the host would keep it.
@@ -33,9 +52,7 @@ class TestCluster {
   // Nodes 1..voters are voters of a new cluster; extra nodes can be added
   // later with add_empty_node().
   explicit TestCluster(int voters, Options base = Options{}) : base_(base) {
-    Configuration config;
-    for (int i = 1; i <= voters; ++i) config.voters.insert(NodeId(i));
-    for (int i = 1; i <= voters; ++i) start(NodeId(i), Restored{{}, SnapshotMeta{{}, {}, config}, {}, {}});
+    for (int i = 1; i <= voters; ++i) start(NodeId(i), bootstrap(founders(voters)));
   }
 
   void start(NodeId id, const Restored& restored) {

@@ -13,6 +13,16 @@ TEST(Types, ConfigChangeRoundTrips) {
   }
 }
 
+TEST(Types, BootstrapChangeCarriesTheFounders) {
+  ConfigChange founding = ConfigChange::founding(Configuration{{NodeId(1), NodeId(2)}, {}});
+  auto decoded = decode_config_change(encode_config_change(founding));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, founding);
+  EXPECT_EQ(apply_config_change(Configuration{{NodeId(9)}, {}}, founding), founding.founders);
+  ConfigChange empty = ConfigChange::founding({});
+  EXPECT_FALSE(decode_config_change(encode_config_change(empty))) << "a cluster needs a voter";
+}
+
 TEST(Types, MalformedConfigChangeIsRejected) {
   EXPECT_FALSE(decode_config_change(""));
   std::string bytes = encode_config_change({ConfigChangeType::kPromote, NodeId(3)});
