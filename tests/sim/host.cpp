@@ -26,6 +26,15 @@ Host::Host(raft::NodeId id, const raft::SnapshotMeta& initial, const HostConfig&
 
 Host::~Host() = default;
 
+void Host::bootstrap(const raft::Restored& founding) {
+  disk_.write_entries(founding.entries);
+  for (const raft::Entry& e : founding.entries) {
+    if (const LogSlot* slot = disk_.view().log.at(e.index)) env_.checker().on_log_slot(id_, *slot);
+  }
+  disk_.write_hard_state(founding.hard_state);
+  sync_disk();
+}
+
 void Host::start() {
   const SnapshotFile& snap = disk_.restart_snapshot();
   const std::optional<std::uint64_t> anchor =

@@ -89,6 +89,8 @@ class Host {
   const Disk& disk() const { return disk_; }
   std::uint64_t crashes() const { return crashes_; }
 
+  // A founding member persists the bootstrap state before its first start.
+  void bootstrap(const raft::Restored& founding);
   // Builds the core from the durable copy (a first start, or a restart).
   void start();
   // Crashes now: the core, the state machine and every unsynced write are lost.

@@ -4,17 +4,23 @@
 //   conclave-sim --seeds N [--first-seed F]    a sweep (mixed sizes and fault mixes)
 //   conclave-sim --seeds N --expect-violation  exits 0 iff some seed finds a violation
 //   conclave-sim --demo                        the narrated 5-node demo
+//   conclave-sim --seeds 100000 --jobs 2       a soak, on two threads
 //
+// --mix churn picks a fault mix that keeps leadership changing (see plan.h);
 // --nodes K and --ticks T override the plan derived from each seed; they are
 // repeated in the replay command a failure prints.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "tests/sim/demo.h"
 #include "tests/sim/plan.h"
@@ -32,17 +38,19 @@ struct Args {
   std::uint64_t first_seed = 1;
   std::optional<int> nodes;
   std::optional<std::uint64_t> ticks;
+  std::string mix = "any";
   bool verbose = false;
   bool demo = false;
   bool expect_violation = false;
   bool keep_going = false;
   bool quiet = false;
+  unsigned jobs = 1;
 };
 
 void usage(std::ostream& os) {
   os << "usage: conclave-sim --seed S | --seeds N [--first-seed F] | --demo\n"
-        "       [--nodes 3|5|7] [--ticks T] [--verbose] [--expect-violation] [--keep-going]"
-        " [--quiet]\n";
+        "       [--mix any|churn] [--nodes 3|5|7] [--ticks T] [--verbose] [--expect-violation] [--keep-going]"
+        " [--quiet] [--jobs J]\n";
 }
 
 std::optional<std::uint64_t> number(std::string_view s) {
@@ -78,6 +86,12 @@ bool parse(int argc, char** argv, Args& a) {
     } else if (arg == "--ticks") {
       if (!(v = value()) || *v == 0 || *v > 1'000'000) return false;
       a.ticks = *v;
+    } else if (arg == "--mix") {
+      if (i + 1 >= argc || !conclave::sim::valid_mix(argv[i + 1])) return false;
+      a.mix = argv[++i];
+    } else if (arg == "--jobs") {
+      if (!(v = value()) || *v == 0 || *v > 256) return false;
+      a.jobs = static_cast<unsigned>(*v);
     } else if (arg == "--verbose") {
       a.verbose = true;
     } else if (arg == "--demo") {
@@ -96,7 +110,7 @@ bool parse(int argc, char** argv, Args& a) {
 }
 
 RunPlan plan_for(const Args& a, std::uint64_t seed) {
-  RunPlan plan = conclave::sim::plan_for_seed(seed);
+  RunPlan plan = conclave::sim::plan_for_seed(seed, a.mix);
   if (a.nodes) plan.nodes = *a.nodes;
   if (a.ticks) plan.fault_ticks = *a.ticks;
   return plan;
@@ -105,6 +119,7 @@ RunPlan plan_for(const Args& a, std::uint64_t seed) {
 std::string replay_command(const char* program, const Args& a, std::uint64_t seed) {
   std::ostringstream out;
   out << program << " --seed " << seed;
+  if (a.mix != "any") out << " --mix " << a.mix;
   if (a.nodes) out << " --nodes " << *a.nodes;
   if (a.ticks) out << " --ticks " << *a.ticks;
   return out.str();
@@ -133,49 +148,71 @@ int run_one(const char* program, const Args& a) {
             << s.writes_acked << " writes acknowledged, " << s.reads_checked << " reads checked, "
             << s.leaders << " leaders, " << s.crashes << " crashes, " << s.partitions
             << " partitions, " << s.config_changes << " membership changes, "
-            << s.snapshots_sent << " snapshots sent\n";
+            << s.snapshots_sent << " snapshots sent, " << s.snapshots_installed << " installed\n";
   return a.expect_violation ? 1 : 0;
 }
 
+// Runs seeds on `jobs` threads (each run is independent and single-threaded;
+// nothing is shared but the next-seed counter and the report). Violations
+// print as they are found; the totals print at the end.
 int run_sweep(const char* program, const Args& a) {
   const auto started = std::chrono::steady_clock::now();
+  std::mutex mu;
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<bool> stop{false};
   std::uint64_t steps = 0;
   std::uint64_t failures = 0;
   std::uint64_t run = 0;
+  std::optional<std::uint64_t> first_failure;
   conclave::sim::RunStats total;
-  for (std::uint64_t seed = a.first_seed; run < a.seeds; ++seed) {
-    ++run;
-    const RunPlan plan = plan_for(a, seed);
-    Simulation sim(plan, a.verbose);
-    const RunResult r = sim.run();
-    steps += r.stats.steps;
-    total.writes_acked += r.stats.writes_acked;
-    total.reads_checked += r.stats.reads_checked;
-    total.crashes += r.stats.crashes;
-    total.config_changes += r.stats.config_changes;
-    total.snapshots_sent += r.stats.snapshots_sent;
-    if (r.violation) {
-      ++failures;
-      report_violation(program, a, seed, plan, r);
-      if (a.expect_violation) {
-        std::cout << "found the expected violation after " << run << " seed(s)\n";
-        return 0;
+
+  auto worker = [&]() {
+    while (!stop.load()) {
+      const std::uint64_t i = next.fetch_add(1);
+      if (i >= a.seeds) return;
+      const std::uint64_t seed = a.first_seed + i;
+      const RunPlan plan = plan_for(a, seed);
+      Simulation sim(plan, a.verbose);
+      const RunResult r = sim.run();
+      std::lock_guard<std::mutex> lock(mu);
+      ++run;
+      steps += r.stats.steps;
+      total.writes_acked += r.stats.writes_acked;
+      total.reads_checked += r.stats.reads_checked;
+      total.crashes += r.stats.crashes;
+      total.config_changes += r.stats.config_changes;
+      total.snapshots_sent += r.stats.snapshots_sent;
+      total.snapshots_installed += r.stats.snapshots_installed;
+      if (r.violation) {
+        ++failures;
+        if (!first_failure || seed < *first_failure) first_failure = seed;
+        report_violation(program, a, seed, plan, r);
+        if (a.expect_violation || !a.keep_going) stop.store(true);
       }
-      if (!a.keep_going) break;
+      if (!a.quiet && run % 1000 == 0) {
+        std::cout << "  ... " << run << " seeds, " << steps << " steps" << std::endl;
+      }
     }
-    if (!a.quiet && run % 1000 == 0) {
-      std::cout << "  ... " << run << " seeds, " << steps << " steps" << std::endl;
-    }
-  }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < a.jobs; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << "seeds " << a.first_seed << ".." << (a.first_seed + run - 1) << ": " << run
-            << " run, " << failures << " failed; " << steps << " steps in " << secs << " s ("
+  std::cout << "seeds from " << a.first_seed << ": " << run << " run, " << failures << " failed; "
+            << steps << " steps in " << secs << " s on " << a.jobs << " thread(s) ("
             << static_cast<std::uint64_t>(static_cast<double>(steps) / secs) << " steps/s, "
             << static_cast<double>(run) / secs << " seeds/s); " << total.writes_acked
             << " writes acknowledged, " << total.reads_checked << " reads checked, "
             << total.crashes << " crashes, " << total.config_changes << " membership changes, "
-            << total.snapshots_sent << " snapshots sent\n";
+            << total.snapshots_sent << " snapshots sent, " << total.snapshots_installed
+            << " installed\n";
   if (a.expect_violation) {
+    if (first_failure) {
+      std::cout << "found the expected violation (seed " << *first_failure << ")\n";
+      return 0;
+    }
     std::cout << "expected a violation and found none\n";
     return 1;
   }

@@ -7,7 +7,14 @@
 
 namespace conclave::sim {
 
-RunPlan plan_for_seed(std::uint64_t seed) {
+bool valid_mix(const std::string& mix) {
+  for (const char* m : kMixes) {
+    if (mix == m) return true;
+  }
+  return false;
+}
+
+RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
   // A generator of its own, so the plan never depends on how the run itself
   // draws numbers.
   Rng rng(seed ^ 0x706c616e706c616eULL);
@@ -35,6 +42,7 @@ RunPlan plan_for_seed(std::uint64_t seed) {
   p.membership_every_ticks = rng.chance(500) ? rng.between(20, 100) : 0;
   p.transfer_every_ticks = rng.chance(400) ? rng.between(20, 120) : 0;
   p.propose_every_units = rng.between(3, 40);
+  p.fault_ticks = rng.between(1000, 4000);
   p.read_every_units = rng.between(10, 80);
 
   raft::Options& o = p.host.options;
@@ -49,6 +57,17 @@ RunPlan plan_for_seed(std::uint64_t seed) {
   p.host.compact_trailing_max = rng.between(0, 8);
   p.host.chunk_bytes = rng.between(16, 128);
   p.host.lazy_sync_permille = rng.between(0, 1000);
+  if (mix == "churn") {
+    p.nodes = rng.chance(500) ? 3 : 5;
+    p.crash_every_ticks = rng.between(6, 20);
+    p.max_down_ticks = rng.between(3, 25);
+    p.max_down_nodes = (p.nodes - 1) / 2;
+    p.partition_every_ticks = rng.between(20, 60);
+    p.partition_ticks_max = rng.between(10, 40);
+    p.membership_every_ticks = 0;
+    o.max_entries_per_message = 1;
+    o.max_inflight_messages = 1;
+  }
   return p;
 }
 

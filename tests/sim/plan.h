@@ -38,6 +38,13 @@ struct RunPlan {
   std::string describe() const;
 };
 
-RunPlan plan_for_seed(std::uint64_t seed);
+// Fault mixes: "any" (the default) draws every knob from the seed; "churn"
+// keeps the leader changing fast (frequent short crashes aimed mostly at the
+// leader, brief partitions, one entry per message and one message in flight)
+// so the interleavings of Figure 8 of the Raft paper come up often.
+inline constexpr const char* kMixes[] = {"any", "churn"};
+bool valid_mix(const std::string& mix);
+
+RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix = "any");
 
 }  // namespace conclave::sim

@@ -133,7 +133,10 @@ void Simulation::on_read_failed(Host& host, std::uint64_t context) {
   workload_->on_read_failed(host, context);
 }
 
-void Simulation::on_snapshot_installed(Host& host) { workload_->on_snapshot_installed(host); }
+void Simulation::on_snapshot_installed(Host& host) {
+  ++stats_.snapshots_installed;
+  workload_->on_snapshot_installed(host);
+}
 
 void Simulation::on_crashed(Host& host) {
   ++stats_.crashes;
@@ -245,16 +248,17 @@ void Simulation::begin_liveness() {
 void Simulation::probe_liveness() {
   workload_->resolve_membership();
   if (marker_) {
-    // Lost to a leader change: another entry committed at its index, or no
-    // log holds it any more (nothing will commit at that index until a new
-    // proposal reaches it, and the marker is the only proposal now).
+    // Lost to a leader change: another entry committed at its index, or a
+    // leader of a later term lacks it (a leader never rewrites its own log,
+    // so that leader will never commit it).
     const HistorySlot* slot = checker_.history(marker_->first);
-    bool held = false;
-    for (auto& [id, h] : hosts_) {
-      const std::optional<raft::Term> t = h->disk().view().log.term_at(marker_->first);
-      held = held || (h->alive() && t && *t == marker_->second);
-    }
-    if ((slot != nullptr && slot->entry.term != marker_->second) || (slot == nullptr && !held)) {
+    const Host* l = leader();
+    const std::optional<raft::Term> t =
+        l == nullptr ? std::nullopt : l->disk().view().log.term_at(marker_->first);
+    const bool superseded = l != nullptr && l->core().term() > marker_->second &&
+                            (!t || *t != marker_->second);
+    if ((slot != nullptr && slot->entry.term != marker_->second) ||
+        (slot == nullptr && superseded)) {
       marker_.reset();
     }
   }
@@ -427,13 +431,15 @@ void Simulation::after_step(NodeId /*touched*/) {
 RunResult Simulation::run() {
   RunResult result;
   try {
-    raft::Configuration initial;
-    for (int i = 1; i <= plan_.nodes; ++i) initial.voters.insert(NodeId(static_cast<std::uint64_t>(i)));
-    checker_ = Checker(initial);
-    last_config_ = initial;
-    const raft::SnapshotMeta meta{Index(0), raft::Term(0), initial};
-    for (NodeId id : initial.voters) create_host(id, meta);
-    for (NodeId id : initial.voters) start_host(*host(id));
+    // The founders' configuration is the first log entry (raft::bootstrap),
+    // so the checker learns it when the founders apply it, like any other.
+    std::set<NodeId> founders;
+    for (int i = 1; i <= plan_.nodes; ++i) founders.insert(NodeId(static_cast<std::uint64_t>(i)));
+    checker_ = Checker(raft::Configuration{});
+    last_config_ = raft::Configuration{};
+    const raft::Restored founding = raft::bootstrap(founders);
+    for (NodeId id : founders) create_host(id, founding.snapshot).bootstrap(founding);
+    for (NodeId id : founders) start_host(*host(id));
     network_.set_faults(plan_.network);
     fault_end_ = plan_.fault_ticks * plan_.tick_units;
     schedule_every(Kind::kPropose, plan_.propose_every_units);

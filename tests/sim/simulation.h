@@ -54,6 +54,7 @@ struct RunStats {
   std::uint64_t partitions = 0;
   std::uint64_t config_changes = 0;
   std::uint64_t snapshots_sent = 0;
+  std::uint64_t snapshots_installed = 0;
 };
 
 struct RunResult {

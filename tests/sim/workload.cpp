@@ -17,6 +17,14 @@ using raft::Status;
 
 namespace {
 constexpr std::size_t kMaxPendingWrites = 256;
+
+ConfigChange make_change(ConfigChangeType type, NodeId node) {
+  ConfigChange change;
+  change.type = type;
+  change.node = node;
+  return change;
+}
+
 constexpr std::size_t kMaxPendingReads = 128;
 }  // namespace
 
@@ -135,15 +143,15 @@ void Workload::change_membership() {
   const raft::Configuration& config = sim_.checker().committed_config();
   std::vector<ConfigChange> options;
   if (config.voters.size() + config.learners.size() < static_cast<std::size_t>(sim_.plan().max_members)) {
-    options.push_back(ConfigChange{ConfigChangeType::kAddLearner, raft::kNoNode});
+    options.push_back(make_change(ConfigChangeType::kAddLearner, raft::kNoNode));
   }
   for (NodeId l : config.learners) {
-    options.push_back(ConfigChange{ConfigChangeType::kPromote, l});
-    options.push_back(ConfigChange{ConfigChangeType::kPromote, l});
-    options.push_back(ConfigChange{ConfigChangeType::kRemove, l});
+    options.push_back(make_change(ConfigChangeType::kPromote, l));
+    options.push_back(make_change(ConfigChangeType::kPromote, l));
+    options.push_back(make_change(ConfigChangeType::kRemove, l));
   }
   if (config.voters.size() > 3) {
-    for (NodeId v : config.voters) options.push_back(ConfigChange{ConfigChangeType::kRemove, v});
+    for (NodeId v : config.voters) options.push_back(make_change(ConfigChangeType::kRemove, v));
   }
   if (options.empty()) return;
   ConfigChange change = options[rng_.below(options.size())];
