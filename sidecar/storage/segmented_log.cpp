@@ -177,14 +177,17 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
 
 Status SegmentedLog::sync(Index through) {
   std::unique_lock lock(mu_);
-  if (through > last_index_locked()) {
-    return Error{ErrorCode::kInvalidArgument, "sync through " + std::to_string(through.value()) +
-                                                  " beyond the last entry " +
-                                                  std::to_string(last_index_locked().value())};
-  }
   while (true) {
     if (failed_) return stopped_error();
     if (durable_ >= through) return {};
+    // Checked on every round: a truncation while we waited may have removed
+    // the entry, and no sync will ever cover it.
+    if (through > last_index_locked()) {
+      return Error{ErrorCode::kInvalidArgument, "sync through entry " + std::to_string(through.value()) +
+                                                    ", beyond the last entry " +
+                                                    std::to_string(last_index_locked().value()) +
+                                                    " (never appended, or truncated since)"};
+    }
     if (syncing_) {
       sync_done_.wait(lock);
       continue;

@@ -89,6 +89,14 @@ TEST_F(LogEdges, TruncateEverything) {
   ASSERT_TRUE(log_->append(entries(1, 2, 3)).ok());
 }
 
+TEST_F(LogEdges, SyncOfATruncatedEntryIsRefusedNotAcknowledged) {
+  ASSERT_TRUE(log_->append(entries(11, 13)).ok());
+  ASSERT_TRUE(log_->truncate_suffix(Index(12)).ok());
+  EXPECT_EQ(log_->sync(Index(13)).code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(log_->sync(Index(11)).ok());
+  EXPECT_EQ(log_->durable_index(), Index(11));
+}
+
 TEST_F(LogEdges, TruncateBeyondTheEndChangesNothing) {
   ASSERT_TRUE(log_->truncate_suffix(Index(11)).ok());
   expect_holds(1, 10);
