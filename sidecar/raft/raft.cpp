@@ -26,8 +26,20 @@ void check(bool ok, const char* what) {
 }  // namespace
 
 Restored bootstrap(const std::set<NodeId>& voters) {
-  check(!voters.empty() && !voters.count(kNoNode), "bootstrap needs at least one voter, none of them 0");
-  ConfigChange founding = ConfigChange::founding(Configuration{voters, {}});
+  std::map<NodeId, std::string> founders;
+  for (NodeId id : voters) founders[id];
+  return bootstrap(founders);
+}
+
+Restored bootstrap(const std::map<NodeId, std::string>& voters_with_addresses) {
+  Configuration config;
+  for (const auto& [id, address] : voters_with_addresses) {
+    config.voters.insert(id);
+    if (!address.empty()) config.addresses[id] = address;
+  }
+  check(!config.voters.empty() && !config.voters.count(kNoNode),
+        "bootstrap needs at least one voter, none of them 0");
+  ConfigChange founding = ConfigChange::founding(config);
   Restored r;
   r.hard_state = HardState{Term(1), kNoNode, Index(1)};
   r.entries.push_back(Entry{Index(1), Term(1), EntryType::kConfig, encode_config_change(founding)});

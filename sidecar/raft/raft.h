@@ -120,6 +120,8 @@ struct Restored {
 // founder must be given the same voters; the host persists this state before
 // constructing the core, exactly as if it had been recovered.
 Restored bootstrap(const std::set<NodeId>& voters);
+// The same, with each founder's peer address recorded in the configuration.
+Restored bootstrap(const std::map<NodeId, std::string>& voters_with_addresses);
 
 enum class Role : std::uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 std::string_view to_string(Role role);

@@ -120,6 +120,8 @@ void Raft::Impl::handle_append_response(const Message& m) {
     if (pr->reject(m.prev_index, guess)) send_append(m.from, true);
     return;
   }
+  // A follower cannot hold more of this term's log than the leader has.
+  if (m.match_index > log_.last_index()) return;
   const bool was_paused = pr->paused();
   if (pr->acknowledge(m.match_index)) {
     if (pr->state() == ProgressState::kSnapshot && pr->match() >= pr->pending_snapshot()) {

@@ -20,6 +20,19 @@ bool get_u64(std::string_view& in, std::uint64_t& v) {
   return true;
 }
 
+void put_string(std::string& out, std::string_view s) {
+  put_u64(out, s.size());
+  out.append(s);
+}
+
+bool get_string(std::string_view& in, std::string& s) {
+  std::uint64_t n = 0;
+  if (!get_u64(in, n) || n > in.size()) return false;
+  s.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
 void put_set(std::string& out, const std::set<NodeId>& ids) {
   put_u64(out, ids.size());
   for (NodeId id : ids) put_u64(out, id.value());
@@ -42,6 +55,7 @@ std::string encode_config_change(const ConfigChange& change) {
   out.push_back(static_cast<char>(change.type));
   if (change.type == ConfigChangeType::kBootstrap) return out + encode_configuration(change.founders);
   put_u64(out, change.node.value());
+  if (change.type == ConfigChangeType::kAddLearner) put_string(out, change.address);
   return out;
 }
 
@@ -53,7 +67,6 @@ std::optional<ConfigChange> decode_config_change(std::string_view bytes) {
     if (!founders || founders->voters.empty()) return std::nullopt;
     return ConfigChange::founding(*founders);
   }
-  if (bytes.size() != 9) return std::nullopt;
   if (type != ConfigChangeType::kAddLearner && type != ConfigChangeType::kPromote &&
       type != ConfigChangeType::kRemove) {
     return std::nullopt;
@@ -61,21 +74,38 @@ std::optional<ConfigChange> decode_config_change(std::string_view bytes) {
   bytes.remove_prefix(1);
   std::uint64_t node = 0;
   if (!get_u64(bytes, node) || node == 0) return std::nullopt;
-  return ConfigChange(type, NodeId(node));
+  std::string address;
+  if (type == ConfigChangeType::kAddLearner && !get_string(bytes, address)) return std::nullopt;
+  if (!bytes.empty()) return std::nullopt;
+  return ConfigChange(type, NodeId(node), std::move(address));
 }
 
 std::string encode_configuration(const Configuration& config) {
   std::string out;
   put_set(out, config.voters);
   put_set(out, config.learners);
+  put_u64(out, config.addresses.size());
+  for (const auto& [id, address] : config.addresses) {
+    put_u64(out, id.value());
+    put_string(out, address);
+  }
   return out;
 }
 
 std::optional<Configuration> decode_configuration(std::string_view bytes) {
   Configuration config;
-  if (!get_set(bytes, config.voters) || !get_set(bytes, config.learners) || !bytes.empty()) {
-    return std::nullopt;
+  if (!get_set(bytes, config.voters) || !get_set(bytes, config.learners)) return std::nullopt;
+  std::uint64_t n = 0;
+  if (!get_u64(bytes, n) || n > bytes.size() / 16) return std::nullopt;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::uint64_t id = 0;
+    std::string address;
+    if (!get_u64(bytes, id) || !get_string(bytes, address)) return std::nullopt;
+    if (!config.contains(NodeId(id)) || !config.addresses.emplace(NodeId(id), std::move(address)).second) {
+      return std::nullopt;
+    }
   }
+  if (!bytes.empty()) return std::nullopt;
   for (NodeId id : config.learners) {
     if (config.voters.count(id)) return std::nullopt;
   }
@@ -87,6 +117,7 @@ Configuration apply_config_change(Configuration config, const ConfigChange& chan
     case ConfigChangeType::kAddLearner:
       config.voters.erase(change.node);
       config.learners.insert(change.node);
+      if (!change.address.empty()) config.addresses[change.node] = change.address;
       break;
     case ConfigChangeType::kPromote:
       config.learners.erase(change.node);
@@ -95,6 +126,7 @@ Configuration apply_config_change(Configuration config, const ConfigChange& chan
     case ConfigChangeType::kRemove:
       config.learners.erase(change.node);
       config.voters.erase(change.node);
+      config.addresses.erase(change.node);
       break;
     case ConfigChangeType::kBootstrap:
       config = change.founders;

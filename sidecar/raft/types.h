@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -60,10 +61,13 @@ struct Entry {
 };
 
 // Voters elect and count toward commit; learners receive the log but do not
-// vote. A node is in at most one of the two sets.
+// vote. A node is in at most one of the two sets. Addresses (opaque to the
+// core: "host:port" for the peer transport) travel with the membership, as
+// LogCabin's configurations do, so that whoever leads can reach everyone.
 struct Configuration {
   std::set<NodeId> voters;
   std::set<NodeId> learners;
+  std::map<NodeId, std::string> addresses;
 
   bool operator==(const Configuration&) const = default;
   bool is_voter(NodeId id) const { return voters.count(id) != 0; }
@@ -86,11 +90,14 @@ enum class ConfigChangeType : std::uint8_t {
 struct ConfigChange {
   ConfigChangeType type = ConfigChangeType::kAddLearner;
   NodeId node;
+  // kAddLearner: where the new node listens for peers (may be empty).
+  std::string address;
   // kBootstrap only: the whole founding configuration.
   Configuration founders;
 
   ConfigChange() = default;
-  ConfigChange(ConfigChangeType t, NodeId n) : type(t), node(n) {}
+  ConfigChange(ConfigChangeType t, NodeId n, std::string addr = {})
+      : type(t), node(n), address(std::move(addr)) {}
   static ConfigChange founding(Configuration founders) {
     ConfigChange c(ConfigChangeType::kBootstrap, kNoNode);
     c.founders = std::move(founders);

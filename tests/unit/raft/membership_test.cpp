@@ -31,6 +31,20 @@ TEST(Membership, LearnerReceivesTheLogWithoutVoting) {
   EXPECT_EQ(c.raft(4).role(), Role::kFollower);
 }
 
+TEST(Membership, AddressesTravelWithTheConfiguration) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.add_empty_node(NodeId(4));
+  ASSERT_TRUE(c.raft(1).propose_config_change({ConfigChangeType::kAddLearner, NodeId(4), "10.0.0.4:7000"}).ok());
+  c.settle();
+  c.tick_all(2);
+  EXPECT_EQ(c.raft(2).config().addresses.at(NodeId(4)), "10.0.0.4:7000");
+  EXPECT_EQ(c.raft(4).config().addresses.at(NodeId(4)), "10.0.0.4:7000");
+  ASSERT_TRUE(c.raft(1).propose_config_change(remove(4)).ok());
+  c.settle();
+  EXPECT_EQ(c.raft(2).config().addresses.count(NodeId(4)), 0u);
+}
+
 TEST(Membership, LearnerDoesNotCountTowardCommit) {
   TestCluster c(3);
   ASSERT_TRUE(c.elect(1));
@@ -94,7 +108,7 @@ TEST(Membership, FoundersMustComeFromBootstrap) {
   // A configuration outside the log could never reach a later joiner.
   Restored wrong{{}, SnapshotMeta{{}, {}, Configuration{{NodeId(1)}, {}}}, {}, {}};
   EXPECT_THROW(Raft(o, wrong), std::invalid_argument);
-  EXPECT_THROW(bootstrap({}), std::invalid_argument);
+  EXPECT_THROW(bootstrap(std::set<NodeId>{}), std::invalid_argument);
 }
 
 TEST(Membership, InvalidChangesAreRefused) {

@@ -33,12 +33,23 @@ TEST(Types, MalformedConfigChangeIsRejected) {
 }
 
 TEST(Types, ConfigurationRoundTrips) {
-  Configuration config{{NodeId(1), NodeId(2), NodeId(5)}, {NodeId(7)}};
+  Configuration config{{NodeId(1), NodeId(2), NodeId(5)}, {NodeId(7)}, {{NodeId(1), "h1:1"}, {NodeId(7), "h7:7"}}};
   EXPECT_EQ(decode_configuration(encode_configuration(config)), config);
   EXPECT_EQ(decode_configuration(encode_configuration({})), Configuration{});
 }
 
+TEST(Types, AddLearnerCarriesItsAddress) {
+  ConfigChange change(ConfigChangeType::kAddLearner, NodeId(4), "127.0.0.1:7004");
+  EXPECT_EQ(decode_config_change(encode_config_change(change)), change);
+  Configuration config = apply_config_change(Configuration{{NodeId(1)}, {}, {}}, change);
+  EXPECT_EQ(config.addresses.at(NodeId(4)), "127.0.0.1:7004");
+  config = apply_config_change(config, ConfigChange(ConfigChangeType::kRemove, NodeId(4)));
+  EXPECT_TRUE(config.addresses.empty());
+}
+
 TEST(Types, MalformedConfigurationIsRejected) {
+  Configuration stranger{{NodeId(1)}, {}, {{NodeId(2), "h:2"}}};
+  EXPECT_FALSE(decode_configuration(encode_configuration(stranger))) << "an address for a non-member";
   std::string bytes = encode_configuration({{NodeId(1)}, {NodeId(2)}});
   EXPECT_FALSE(decode_configuration(bytes.substr(0, bytes.size() - 1)));
   EXPECT_FALSE(decode_configuration(bytes + "x"));
