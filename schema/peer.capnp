@@ -1,0 +1,173 @@
+# The sidecar-to-sidecar protocol of Conclave.
+#
+# TRANSPORT. One TCP connection per ordered pair of nodes: each node dials
+# every peer it sends to and only sends on connections it dialed; it reads on
+# connections it accepted. (Two one-way connections rather than one shared
+# one, so neither side has to break ties when both dial at once.) Every frame
+# is one Cap'n Proto message in the standard stream framing (a segment table,
+# then the segments; see capnp/serialize.h). A receiver bounds the frame size
+# (64 MiB by default) and closes the connection, with a reason in its log,
+# on an oversized or malformed frame. The dialer's first frame is `hello`;
+# the acceptor answers `welcome` or `refusal` (and closes). Nothing else is
+# read before a hello is accepted.
+#
+# HANDSHAKE. A hello names the protocol version, the cluster id, the sender's
+# node id, and proves knowledge of the cluster secret when one is configured
+# (an HMAC-SHA256 of the acceptor's nonce; mutual TLS replaces this in a
+# later version). The acceptor refuses a hello from another cluster, from an
+# id it does not know as a member or learner (unless it is still waiting to
+# be contacted), with the wrong proof, or with an unsupported version. The
+# refusal says why, so the operator reading the dialer's log can fix it.
+#
+# MESSAGES. After the handshake the dialer sends `raft` frames (one Raft
+# message each, field for field `conclave::raft::Message`), `snapshotChunk`
+# frames, and `forward` frames (an application's proposal that a follower
+# passes to the leader). Acknowledgements of Raft messages travel as Raft
+# messages in the other direction, on the other connection.
+#
+# SNAPSHOTS. When the Raft core tells a node to send InstallSnapshot, the
+# node streams the snapshot's bytes as snapshotChunk frames (offsets
+# contiguous from 0, at most 1 MiB each), the last with `done` set and the
+# snapshot's metadata and the Raft message that introduces it. The receiver
+# writes the chunks to its snapshot store as they come and, once the last is
+# durable, steps its core with the Raft message. A chunk out of order, or a
+# new snapshot while one is in progress, restarts the receiver's copy.
+#
+# COMPATIBILITY. Fields are only ever added at the end of a struct, with the
+# next ordinal; unions only grow. A receiver ignores fields it does not know.
+@0xb5aa908958880ae4;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("conclave::schema::peer");
+
+const protocolVersion :UInt32 = 1;
+
+struct Frame {
+  union {
+    hello @0 :Hello;
+    welcome @1 :Welcome;
+    refusal @2 :Refusal;
+    raft @3 :RaftMessage;
+    snapshotChunk @4 :SnapshotChunk;
+    forward @5 :ForwardedProposal;
+    forwardResult @6 :ForwardResult;
+  }
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  clusterId @1 :Text;
+  nodeId @2 :UInt64;
+  # The address this node's peers should dial it at ("host:port").
+  advertisedAddress @3 :Text;
+  # HMAC-SHA256(cluster secret, "conclave-peer-v1" || clusterId || nodeId),
+  # empty when the cluster has no secret.
+  proof @4 :Data;
+}
+
+struct Welcome {
+  nodeId @0 :UInt64;
+}
+
+struct Refusal {
+  reason @0 :Text;
+}
+
+enum MessageType {
+  unknown @0;
+  preVote @1;
+  preVoteResponse @2;
+  vote @3;
+  voteResponse @4;
+  append @5;
+  appendResponse @6;
+  heartbeat @7;
+  heartbeatResponse @8;
+  installSnapshot @9;
+  timeoutNow @10;
+  readIndex @11;
+  readIndexResponse @12;
+}
+
+enum EntryType {
+  unknown @0;
+  normal @1;
+  noop @2;
+  config @3;
+}
+
+struct Entry {
+  index @0 :UInt64;
+  term @1 :UInt64;
+  type @2 :EntryType;
+  data @3 :Data;
+}
+
+struct Configuration {
+  voters @0 :List(UInt64);
+  learners @1 :List(UInt64);
+}
+
+struct SnapshotMeta {
+  index @0 :UInt64;
+  term @1 :UInt64;
+  config @2 :Configuration;
+}
+
+# conclave::raft::Message, field for field (see sidecar/raft/message.h for
+# what each field means for each type).
+struct RaftMessage {
+  type @0 :MessageType;
+  from @1 :UInt64;
+  to @2 :UInt64;
+  term @3 :UInt64;
+  prevIndex @4 :UInt64;
+  prevTerm @5 :UInt64;
+  entries @6 :List(Entry);
+  commit @7 :UInt64;
+  lastLogIndex @8 :UInt64;
+  lastLogTerm @9 :UInt64;
+  transfer @10 :Bool;
+  reject @11 :Bool;
+  matchIndex @12 :UInt64;
+  hintIndex @13 :UInt64;
+  hintTerm @14 :UInt64;
+  context @15 :UInt64;
+  readIndex @16 :UInt64;
+  hasSnapshot @17 :Bool;
+  snapshot @18 :SnapshotMeta;
+}
+
+struct SnapshotChunk {
+  # Identifies the snapshot being streamed.
+  index @0 :UInt64;
+  term @1 :UInt64;
+  offset @2 :UInt64;
+  data @3 :Data;
+  done @4 :Bool;
+  # On the last chunk only: the InstallSnapshot message to step once the
+  # snapshot is durable (its snapshot field carries the metadata).
+  message @5 :RaftMessage;
+  # On the last chunk only: total data bytes, checked by the receiver.
+  totalBytes @6 :UInt64;
+}
+
+# An application's proposal, passed from a follower's sidecar to the leader's.
+struct ForwardedProposal {
+  requestId @0 :UInt64;
+  data @1 :Data;
+  # Retries of one proposal carry the same client session and sequence
+  # number, so the state machine applies it once (dissertation §6.3).
+  clientSession @2 :UInt64;
+  sequence @3 :UInt64;
+}
+
+struct ForwardResult {
+  requestId @0 :UInt64;
+  # Set once the entry is committed: where it landed.
+  index @1 :UInt64;
+  term @2 :UInt64;
+  # Otherwise why not, and the leader to try if known (0: unknown).
+  error @3 :Text;
+  leaderHint @4 :UInt64;
+}
