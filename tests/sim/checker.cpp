@@ -1,6 +1,8 @@
 // The safety checks; see checker.h for the properties and why each holds.
 #include "tests/sim/checker.h"
 
+#include <algorithm>
+
 #include "tests/sim/hashing.h"
 #include "tests/sim/violation.h"
 
@@ -78,6 +80,7 @@ void Checker::on_apply(NodeId node, const raft::Entry& entry, const MachineState
   slot.entry = entry;
   slot.prefix_hash = chain_entry(prev.prefix_hash, entry);
   slot.state = apply_entry(prev.state, entry);
+  slot.commit_term_bound = max_leader_term_;
   if (!(slot.state == after)) {
     fail("state-machine safety") << "node " << node << " applied index " << index
                                  << " on top of a state that differs from the history";
@@ -118,13 +121,19 @@ void Checker::on_role(NodeId node, raft::Role role, Term term, const StoredLog& 
     }
     return;
   }
-  // First sight of this leader: it must hold every committed entry.
-  const Index c = committed_through();
+  if (term > max_leader_term_) max_leader_term_ = term;
+  // First sight of this leader: it must hold every entry committed in an
+  // earlier term. Commit-term bounds grow along the history, so those
+  // entries are a prefix of it.
+  const auto first_later = std::partition_point(
+      history_.begin() + 1, history_.end(),
+      [&](const HistorySlot& s) { return s.commit_term_bound < term; });
+  const Index c(static_cast<std::uint64_t>(first_later - history_.begin()) - 1);
   if (c < log.base_index()) return;  // its snapshot is newer than anything applied
   if (log.last_index() < c) {
     fail("leader completeness") << "node " << node << " became leader of term " << term
                                 << " with last index " << log.last_index()
-                                << " but index " << c << " is committed";
+                                << " but index " << c << " was committed in an earlier term";
   }
   const std::optional<std::uint64_t> h = log.prefix_hash_at(c);
   if (!h || *h != history_[c.value()].prefix_hash) {

@@ -6,8 +6,8 @@
 //   election safety    at most one leader per term, ever;
 //   log matching       two logs holding an entry with the same index and term
 //                      agree on every entry up to it (prefix hashes);
-//   leader completeness a node that becomes leader holds every entry known
-//                      committed;
+//   leader completeness a node that becomes leader of term T holds every entry
+//                      known committed in a term below T;
 //   state-machine safety every node applies the same entry at each index, and
 //                      an installed snapshot equals the applied history;
 //   no lost writes     a committed entry is never truncated from a log that
@@ -35,6 +35,11 @@ struct HistorySlot {
   raft::Entry entry;
   std::uint64_t prefix_hash = 0;
   MachineState state;
+  // The highest term any leader had reached when the entry was first applied:
+  // the leader that committed it had a term no higher. Leader completeness
+  // binds leaders of later terms only (a candidate of an older term can still
+  // win with votes cast long ago, and it owes nothing committed after them).
+  raft::Term commit_term_bound;
 };
 
 // The constraints a read carries from the moment it is issued.
@@ -94,6 +99,7 @@ class Checker {
   std::vector<HistorySlot> history_;
   raft::Configuration config_;
   std::map<raft::Term, raft::NodeId> leaders_;
+  raft::Term max_leader_term_;
   std::map<raft::NodeId, std::pair<std::uint64_t, raft::Index>> commits_;
   ReadFence fence_;
   std::uint64_t reads_checked_ = 0;

@@ -147,7 +147,7 @@ int run_one(const char* program, const Args& a) {
   std::cout << "ok: " << s.steps << " steps, " << s.committed << " entries committed, "
             << s.writes_acked << " writes acknowledged, " << s.reads_checked << " reads checked, "
             << s.leaders << " leaders, " << s.crashes << " crashes, " << s.partitions
-            << " partitions, " << s.config_changes << " membership changes, "
+            << " partitions, " << s.pauses << " pauses, " << s.config_changes << " membership changes, "
             << s.snapshots_sent << " snapshots sent, " << s.snapshots_installed << " installed\n";
   return a.expect_violation ? 1 : 0;
 }

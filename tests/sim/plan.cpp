@@ -39,6 +39,8 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
   p.max_down_nodes = rng.chance(700) ? (p.nodes - 1) / 2 : p.nodes;
   p.partition_every_ticks = mild_or_off[rng.below(3)];
   p.partition_ticks_max = rng.between(10, 150);
+  p.pause_every_ticks = rng.chance(400) ? rng.between(30, 150) : 0;
+  p.pause_ticks_max = rng.between(5, 60);
   p.membership_every_ticks = rng.chance(500) ? rng.between(20, 100) : 0;
   p.transfer_every_ticks = rng.chance(400) ? rng.between(20, 120) : 0;
   p.propose_every_units = rng.between(3, 40);
@@ -65,6 +67,7 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
     p.partition_every_ticks = rng.between(20, 60);
     p.partition_ticks_max = rng.between(10, 40);
     p.membership_every_ticks = 0;
+    p.pause_every_ticks = rng.chance(500) ? rng.between(20, 60) : 0;
     o.max_entries_per_message = 1;
     o.max_inflight_messages = 1;
   }
@@ -78,7 +81,7 @@ std::string RunPlan::describe() const {
       << " (+long " << network.long_delay_permille << "‰" << (network.fifo ? ", fifo" : "")
       << "), crash every " << crash_every_ticks
       << " ticks (max " << max_down_nodes << " down), partition every " << partition_every_ticks
-      << ", membership every " << membership_every_ticks << ", transfer every "
+      << ", pause every " << pause_every_ticks << ", membership every " << membership_every_ticks << ", transfer every "
       << transfer_every_ticks << ", snapshot every " << host.snapshot_every
       << " entries, entries/msg " << host.options.max_entries_per_message << ", inflight "
       << host.options.max_inflight_messages << ", " << fault_ticks << "+" << liveness_ticks

@@ -26,6 +26,10 @@ struct RunPlan {
   int max_down_nodes = 1;
   std::uint64_t partition_every_ticks = 0;
   std::uint64_t partition_ticks_max = 80;
+  // A paused host (a stalled process: GC, swap, a stopped VM) neither ticks
+  // nor handles messages for a while, then resumes with its state intact.
+  std::uint64_t pause_every_ticks = 0;
+  std::uint64_t pause_ticks_max = 40;
   std::uint64_t membership_every_ticks = 0;
   int max_members = 9;
   std::uint64_t transfer_every_ticks = 0;

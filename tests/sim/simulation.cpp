@@ -36,10 +36,15 @@ Host* Simulation::host(NodeId id) {
   return it == hosts_.end() ? nullptr : it->second.get();
 }
 
+bool Simulation::paused(NodeId id) const {
+  auto it = paused_until_.find(id);
+  return it != paused_until_.end() && it->second > now_;
+}
+
 std::vector<Host*> Simulation::live_hosts() {
   std::vector<Host*> out;
   for (auto& [id, h] : hosts_) {
-    if (h->alive()) out.push_back(h.get());
+    if (h->alive() && !paused(id)) out.push_back(h.get());
   }
   return out;
 }
@@ -47,7 +52,7 @@ std::vector<Host*> Simulation::live_hosts() {
 Host* Simulation::leader() {
   Host* best = nullptr;
   for (auto& [id, h] : hosts_) {
-    if (!h->alive() || h->core().role() != raft::Role::kLeader) continue;
+    if (!h->alive() || paused(id) || h->core().role() != raft::Role::kLeader) continue;
     if (best == nullptr || h->core().term() > best->core().term()) best = h.get();
   }
   return best;
@@ -212,6 +217,18 @@ void Simulation::partition() {
   schedule(fault_rng_.between(5, plan_.partition_ticks_max) * plan_.tick_units, Kind::kHeal);
 }
 
+void Simulation::pause_some_host() {
+  std::vector<Host*> live = live_hosts();
+  if (live.empty()) return;
+  Host* h = live[fault_rng_.below(live.size())];
+  if (Host* l = leader(); l != nullptr && fault_rng_.chance(500)) h = l;
+  const std::uint64_t until =
+      now_ + fault_rng_.between(1, plan_.pause_ticks_max) * plan_.tick_units;
+  paused_until_[h->id()] = until;
+  ++stats_.pauses;
+  if (trace_.on()) trace_.line() << "node " << h->id() << " pauses until t=" << until;
+}
+
 void Simulation::begin_liveness() {
   liveness_ = true;
   network_.heal();
@@ -238,6 +255,7 @@ void Simulation::begin_liveness() {
                        trips * 2 * (calm.delay_max + plan_.tick_units);
   if (trace_.on()) trace_.line() << "liveness phase: faults stop, partitions heal, nodes restart";
   if (observer_ != nullptr) observer_->on_heal(now_);
+  paused_until_.clear();
   for (auto& [id, h] : hosts_) {
     h->disarm();
     if (!h->alive()) start_host(*h);
@@ -313,6 +331,11 @@ void Simulation::dispatch(Event& e) {
       const raft::Message& m = e.packet.message;
       Host* h = host(m.to);
       if (h == nullptr || !h->alive() || network_.blocked(m.from, m.to)) return;
+      if (paused(m.to)) {  // waits in the socket buffer until the host resumes
+        const std::uint64_t resume = paused_until_[m.to];
+        events_.push(resume, std::move(e));
+        return;
+      }
       if (trace_.on() && e.packet.transfer == 0) {
         trace_.line() << m.from << "->" << m.to << " " << raft::to_string(m.type) << " term "
                       << m.term << (m.reject ? " reject" : "")
@@ -327,6 +350,10 @@ void Simulation::dispatch(Event& e) {
     case Kind::kTick: {
       Host* h = host(e.node);
       if (h == nullptr || !h->alive() || h->incarnation() != e.incarnation) return;
+      if (paused(e.node)) {
+        events_.push(paused_until_[e.node], std::move(e));
+        return;
+      }
       h->tick();
       if (h->alive() && h->incarnation() == e.incarnation) {
         schedule(tick_units_[e.node], Kind::kTick, e.node, e.incarnation);
@@ -356,6 +383,11 @@ void Simulation::dispatch(Event& e) {
       if (liveness_) return;
       partition();
       schedule_every(Kind::kPartition, plan_.partition_every_ticks * plan_.tick_units);
+      return;
+    case Kind::kPause:
+      if (liveness_) return;
+      pause_some_host();
+      schedule_every(Kind::kPause, plan_.pause_every_ticks * plan_.tick_units);
       return;
     case Kind::kHeal:
       if (!network_.partitioned()) return;
@@ -447,6 +479,7 @@ RunResult Simulation::run() {
     schedule_every(Kind::kCrash, plan_.crash_every_ticks * plan_.tick_units);
     schedule_every(Kind::kPartition, plan_.partition_every_ticks * plan_.tick_units);
     schedule_every(Kind::kMembership, plan_.membership_every_ticks * plan_.tick_units);
+    schedule_every(Kind::kPause, plan_.pause_every_ticks * plan_.tick_units);
     schedule_every(Kind::kTransfer, plan_.transfer_every_ticks * plan_.tick_units);
     if (plan_.demo) schedule(fault_end_ / 4, Kind::kDemoIsolate);
 

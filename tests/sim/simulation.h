@@ -52,6 +52,7 @@ struct RunStats {
   std::uint64_t leaders = 0;
   std::uint64_t crashes = 0;
   std::uint64_t partitions = 0;
+  std::uint64_t pauses = 0;
   std::uint64_t config_changes = 0;
   std::uint64_t snapshots_sent = 0;
   std::uint64_t snapshots_installed = 0;
@@ -77,6 +78,7 @@ class Simulation final : public HostEnv {
   bool in_liveness() const { return liveness_; }
   const RunPlan& plan() const { return plan_; }
   Host* host(raft::NodeId id);
+  // Hosts that are up and not paused (a paused host answers nobody).
   std::vector<Host*> live_hosts();
   // The live leader with the highest term, if any.
   Host* leader();
@@ -99,7 +101,7 @@ class Simulation final : public HostEnv {
  private:
   enum class Kind : std::uint8_t {
     kDeliver, kTick, kCrash, kRestart, kPartition, kHeal, kPropose, kRead,
-    kMembership, kTransfer, kStop, kProbe, kDemoIsolate,
+    kMembership, kTransfer, kStop, kProbe, kDemoIsolate, kPause,
   };
   struct Event {
     Kind kind = Kind::kTick;
@@ -118,6 +120,8 @@ class Simulation final : public HostEnv {
   void after_step(raft::NodeId touched);
   void crash_some_host();
   void partition();
+  void pause_some_host();
+  bool paused(raft::NodeId id) const;
   void begin_liveness();
   void probe_liveness();
   std::string describe_cluster();
@@ -134,6 +138,7 @@ class Simulation final : public HostEnv {
   std::map<raft::NodeId, std::unique_ptr<Host>> hosts_;
   std::map<raft::NodeId, std::uint64_t> tick_units_;  // each host's clock
   std::set<raft::NodeId> stopped_;
+  std::map<raft::NodeId, std::uint64_t> paused_until_;
   std::map<raft::NodeId, raft::Term> leader_terms_;   // for narration
   raft::Configuration last_config_;
   std::uint64_t next_id_ = 1;
