@@ -25,6 +25,14 @@
 # passes to the leader). Acknowledgements of Raft messages travel as Raft
 # messages in the other direction, on the other connection.
 #
+# JOINING. A node that starts empty with the address of any member dials it
+# with `hello.joining` set and sends `join` (its id and address). A member
+# that is not the leader answers with the leader's id and address, and the
+# joiner asks again there; the leader adds the joiner as a learner and
+# answers once that change commits. Answers travel on a connection the
+# member dials to the address the joiner gave, like any other frame. The
+# leader promotes the learner to voter once it has caught up.
+#
 # SNAPSHOTS. When the Raft core tells a node to send InstallSnapshot, the
 # node streams the snapshot's bytes as snapshotChunk frames (offsets
 # contiguous from 0, at most 1 MiB each), the last with `done` set and the
@@ -51,6 +59,8 @@ struct Frame {
     snapshotChunk @4 :SnapshotChunk;
     forward @5 :ForwardedProposal;
     forwardResult @6 :ForwardResult;
+    join @7 :JoinRequest;
+    joinResult @8 :JoinResult;
   }
 }
 
@@ -63,6 +73,10 @@ struct Hello {
   # HMAC-SHA256(cluster secret, "conclave-peer-v1" || clusterId || nodeId),
   # empty when the cluster has no secret.
   proof @4 :Data;
+  # Set by a node that is not a member yet and dials only to send `join`:
+  # the acceptor admits it without knowing its id, and reads nothing but
+  # join frames from it.
+  joining @5 :Bool;
 }
 
 struct Welcome {
@@ -170,4 +184,19 @@ struct ForwardResult {
   # Otherwise why not, and the leader to try if known (0: unknown).
   error @3 :Text;
   leaderHint @4 :UInt64;
+}
+
+struct JoinRequest {
+  nodeId @0 :UInt64;
+  # Where the joiner listens for peers ("host:port").
+  address @1 :Text;
+}
+
+struct JoinResult {
+  accepted @0 :Bool;
+  # Why not, when not accepted.
+  error @1 :Text;
+  # The leader to ask instead, when known (0: unknown).
+  leaderId @2 :UInt64;
+  leaderAddress @3 :Text;
 }

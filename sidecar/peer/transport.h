@@ -1,0 +1,168 @@
+// The peer transport: Raft messages, snapshot streams and forwarded
+// proposals between sidecars, over TCP with Boost.Asio. The wire protocol is
+// documented in schema/peer.capnp; this header is the node's view of it.
+//
+// Threading: everything runs on the io_context the transport is given, and
+// every handler call is made on it; none of the methods are thread-safe.
+// That is the node's one event loop (sidecar/node).
+//
+// Delivery is best effort, as Raft expects: a message to a peer that is
+// down, slow, or whose bounded send queue is full is dropped (and counted),
+// never buffered without bound; the core retries what matters. Connections
+// are dialed lazily on first send and redialed with exponential backoff and
+// jitter. Inbound frames are bounded in size and validated; a peer that sends
+// garbage, or fails the handshake, is disconnected with a reason in the log
+// while every other connection carries on.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "sidecar/raft/message.h"
+#include "sidecar/raft/types.h"
+
+namespace conclave::peer {
+
+struct TransportOptions {
+  raft::NodeId self;
+  std::string cluster_id;
+  // Where to listen ("host:port"; port 0 picks a free port, see listen_port()).
+  std::string listen_address = "127.0.0.1:0";
+  // Shared secret proving cluster membership in the handshake. Empty means
+  // none: anyone who knows the cluster id can connect (a warning is logged).
+  std::string cluster_secret;
+  std::size_t frame_bytes_max = 64u << 20;
+  // Per peer: frames queued for sending beyond these are dropped.
+  std::size_t send_queue_frames_max = 4096;
+  std::size_t send_queue_bytes_max = 64u << 20;
+  std::chrono::milliseconds reconnect_delay_min{50};
+  std::chrono::milliseconds reconnect_delay_max{3000};
+  std::size_t snapshot_chunk_bytes = 1u << 20;
+  // A connection on which nothing (not even the handshake) arrives for this
+  // long is closed.
+  std::chrono::milliseconds idle_timeout{30000};
+};
+
+// An application's proposal passed from a follower's sidecar to the leader's.
+struct ForwardedProposal {
+  std::uint64_t request_id = 0;
+  std::string data;
+  std::uint64_t client_session = 0;
+  std::uint64_t sequence = 0;
+};
+
+// The leader's answer: committed at (index, term), or an error.
+struct ForwardResult {
+  std::uint64_t request_id = 0;
+  raft::Index index;
+  raft::Term term;
+  std::string error;  // empty on success
+  raft::NodeId leader_hint;
+};
+
+// A node that starts empty asks to be added to the cluster.
+struct JoinRequest {
+  raft::NodeId node;
+  std::string address;  // where the joiner listens for peers
+};
+
+struct JoinResult {
+  bool accepted = false;
+  std::string error;
+  raft::NodeId leader;
+  std::string leader_address;
+};
+
+// One chunk of a snapshot arriving from the leader. Offsets run contiguously
+// from 0; the last chunk has `done` and carries the InstallSnapshot message
+// to step once the snapshot is durable.
+struct SnapshotChunk {
+  raft::NodeId from;
+  raft::SnapshotMeta meta;
+  std::uint64_t offset = 0;
+  std::string data;
+  bool done = false;
+  std::uint64_t total_bytes = 0;
+  std::optional<raft::Message> install;  // set when done
+};
+
+// What the transport delivers; called on the io_context's thread.
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  // A Raft message from an authenticated peer, already validated
+  // (m.to is this node, m.from the peer that said hello).
+  virtual void on_raft_message(raft::Message m) = 0;
+  // Returns false to refuse the stream (the connection is then closed).
+  virtual bool on_snapshot_chunk(SnapshotChunk chunk) = 0;
+  virtual void on_forwarded_proposal(raft::NodeId from, ForwardedProposal proposal) = 0;
+  virtual void on_forward_result(raft::NodeId from, ForwardResult result) = 0;
+  // Whether to accept a hello from `id` (a member, or anyone while this node
+  // waits to be contacted by a cluster it will join). Hellos marked joining
+  // are accepted regardless, and may carry only join requests.
+  virtual bool accepts_peer(raft::NodeId id) = 0;
+  virtual void on_join_request(JoinRequest request) = 0;
+  virtual void on_join_result(JoinResult result) = 0;
+};
+
+// Pulls the next chunk of a snapshot being sent; an empty string means the
+// end. Returning nullopt aborts the stream (e.g. the snapshot file failed
+// its checksum); the error is logged by whoever produced it.
+using SnapshotChunkSource = std::function<std::optional<std::string>()>;
+
+struct PeerCounters {
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t frames_dropped = 0;  // queue full or not connected
+  bool connected = false;            // our outbound connection is up
+};
+
+class Transport {
+ public:
+  Transport(boost::asio::io_context& io, TransportOptions options, TransportHandler& handler);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds and starts accepting. Throws std::runtime_error naming the
+  // address if it cannot bind.
+  void start();
+  // Closes every connection and stops accepting; pending sends are dropped.
+  void stop();
+  std::uint16_t listen_port() const;
+
+  // Where each peer listens ("host:port"); replaces the previous map.
+  // Connections to peers no longer listed are closed.
+  void set_peer_addresses(const std::map<raft::NodeId, std::string>& addresses);
+
+  void send(raft::Message message);
+  // Streams a snapshot to message.to: chunks pulled from `source` as the
+  // connection drains (never more than a few chunks queued), then the
+  // InstallSnapshot `message` with the last chunk. A new stream to the same
+  // peer replaces one in progress.
+  void send_snapshot(raft::Message message, SnapshotChunkSource source);
+  void send_forward(raft::NodeId to, ForwardedProposal proposal);
+  void send_forward_result(raft::NodeId to, ForwardResult result);
+
+  // Asks the member listening at `address` (id unknown to us) to add us.
+  void send_join(const std::string& address, JoinRequest request);
+  // Answers a joiner at the address its request gave.
+  void send_join_result(const JoinRequest& to, JoinResult result);
+
+  std::map<raft::NodeId, PeerCounters> counters() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace conclave::peer
