@@ -166,7 +166,7 @@ Status SegmentedLog::recover() {
     // the machine did not); sync once so durable_index() is the truth.
     if (Status s = segments_.back().file->sync(); !s) return s;
   }
-  durable_ = last_index_locked();
+  publish_durable(last_index_locked());
   spdlog::info("storage: opened the log in {}: {} segments, {} bytes, entries {}..{}", dir_, segments_.size(),
                recovery_.bytes, segments_.front().first.value(), durable_.value());
   return {};

@@ -81,9 +81,17 @@ Status SegmentedLog::fail(const Error& error) {
   if (!failed_) {
     spdlog::critical("storage: the log in {} stopped accepting writes: {}", dir_, error.message);
     failed_ = error;
+    stopped_ = true;
   }
   sync_done_.notify_all();
+  ++sync_epoch_;
+  sync_epoch_.notify_all();
   return error;
+}
+
+void SegmentedLog::publish_durable(Index index) {
+  durable_ = index;
+  durable_published_.store(index.value(), std::memory_order_release);
 }
 
 Status SegmentedLog::stopped_error() const {
@@ -176,8 +184,10 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
 }
 
 Status SegmentedLog::sync(Index through) {
-  std::unique_lock lock(mu_);
   while (true) {
+    std::uint64_t epoch = sync_epoch_.load(std::memory_order_acquire);
+    if (!stopped_.load() && durable_published_.load(std::memory_order_acquire) >= through.value()) return {};
+    std::unique_lock lock(mu_);
     if (failed_) return stopped_error();
     if (durable_ >= through) return {};
     // Checked on every round: a truncation while we waited may have removed
@@ -189,7 +199,8 @@ Status SegmentedLog::sync(Index through) {
                                                     " (never appended, or truncated since)"};
     }
     if (syncing_) {
-      sync_done_.wait(lock);
+      lock.unlock();
+      sync_epoch_.wait(epoch);  // until the running round ends
       continue;
     }
     // Become the syncer for everything appended so far; entries appended
@@ -211,8 +222,10 @@ Status SegmentedLog::sync(Index through) {
     // Nothing can seal, truncate or reset the open segment while we sync.
     segments_.back().written = std::max(segments_.back().written, offset + batch.size());
     ++syncs_;
-    if (target > durable_) durable_ = target;
+    if (target > durable_) publish_durable(target);
     sync_done_.notify_all();
+    ++sync_epoch_;
+    sync_epoch_.notify_all();
   }
 }
 
@@ -312,7 +325,7 @@ Status SegmentedLog::truncate_suffix(Index from) {
       if (Status s = segment.file->sync(); !s) return fail(s.error());
     }
   }
-  if (durable_ >= from) durable_ = from.prev();
+  if (durable_ >= from) publish_durable(from.prev());
   return {};
 }
 
@@ -336,7 +349,7 @@ Status SegmentedLog::reset(Index next) {
     segments_.pop_back();
   }
   if (Status s = create_open_segment(next); !s) return fail(s.error());
-  durable_ = next.prev();
+  publish_durable(next.prev());
   return {};
 }
 

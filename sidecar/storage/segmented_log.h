@@ -76,6 +76,7 @@
 // sealed segment never has a write in flight.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -197,6 +198,14 @@ class SegmentedLog {
   raft::Index durable_;
   bool syncing_ = false;
   std::uint64_t syncs_ = 0;
+  // Mirrors of durable_ and failed_ plus a counter bumped when a sync round
+  // ends, so that waiters in sync() sleep on an atomic and check whether
+  // they are covered without queueing for mu_: with hundreds of appenders,
+  // handing the mutex from waiter to waiter was the cost of a round.
+  void publish_durable(raft::Index index);  // mu_ held
+  std::atomic<std::uint64_t> durable_published_{0};
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::uint64_t> sync_epoch_{0};
   std::optional<Error> failed_;
 };
 
