@@ -1,0 +1,303 @@
+// The admin client: UNIX-socket connect, capnp standard stream framing with
+// a deadline on every read and write, and translation of Responses into
+// plain values (see admin_client.h).
+#include "tools/conclavectl/admin_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "schema/admin.capnp.h"
+
+namespace conclave::admin {
+
+namespace {
+
+namespace wire = conclave::schema::admin;
+using Clock = std::chrono::steady_clock;
+
+// A response larger than this is not something a sidecar sends; treating it
+// as garbage keeps a confused peer from making us allocate without bound.
+constexpr std::size_t kFrameBytesMax = 64u << 20;
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Waits until `fd` is ready for `events` or the deadline passes.
+// Returns false on timeout; errno-style failures come back as an error text.
+Outcome<bool> wait_ready(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return Outcome<bool>::failure("poll failed: " + errno_text(errno));
+  }
+}
+
+ErrorCode from_wire(wire::ErrorCode code) {
+  switch (code) {
+    case wire::ErrorCode::NONE: return ErrorCode::kNone;
+    case wire::ErrorCode::NOT_LEADER: return ErrorCode::kNotLeader;
+    case wire::ErrorCode::NO_LEADER: return ErrorCode::kNoLeader;
+    case wire::ErrorCode::REJECTED: return ErrorCode::kRejected;
+    case wire::ErrorCode::TIMEOUT: return ErrorCode::kTimeout;
+    case wire::ErrorCode::MALFORMED: return ErrorCode::kMalformed;
+    case wire::ErrorCode::INTERNAL: return ErrorCode::kInternal;
+    case wire::ErrorCode::SHUTTING_DOWN: return ErrorCode::kShuttingDown;
+  }
+  return ErrorCode::kUnknown;  // a code added to the schema after this client was built
+}
+
+Status status_from_wire(wire::Status::Reader s) {
+  Status out;
+  out.node_id = s.getNodeId();
+  out.cluster_id = s.getClusterId();
+  out.role = s.getRole();
+  out.term = s.getTerm();
+  out.leader = s.getLeader();
+  out.commit_index = s.getCommitIndex();
+  out.applied_index = s.getAppliedIndex();
+  out.last_index = s.getLastIndex();
+  out.snapshot_index = s.getSnapshotIndex();
+  out.durable_index = s.getDurableIndex();
+  for (auto m : s.getMembers()) {
+    Member member;
+    member.id = m.getId();
+    member.address = m.getAddress();
+    member.voter = m.getVoter();
+    member.match = m.getMatch();
+    member.next = m.getNext();
+    member.state = m.getState();
+    member.recently_active = m.getRecentlyActive();
+    member.lag = m.getLag();
+    out.members.push_back(std::move(member));
+  }
+  return out;
+}
+
+Response response_from_wire(wire::Response::Reader r) {
+  Response out;
+  out.error = from_wire(r.getError());
+  out.reason = r.getReason();
+  out.leader_hint = r.getLeaderHint();
+  out.leader_address = r.getLeaderAddress();
+  switch (r.which()) {
+    case wire::Response::STATUS: out.body = status_from_wire(r.getStatus()); break;
+    case wire::Response::COMMITTED: out.body = Committed{r.getCommitted().getIndex(), r.getCommitted().getTerm()}; break;
+    default: break;
+  }
+  return out;
+}
+
+void fill_request(wire::Request::Builder b, const Request& request) {
+  struct Visitor {
+    wire::Request::Builder b;
+    void operator()(const StatusRequest&) { b.setStatus(); }
+    void operator()(const ProposeRequest& p) {
+      b.setPropose(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(p.data.data()), p.data.size()));
+    }
+    void operator()(const AddLearnerRequest& a) {
+      auto l = b.initAddLearner();
+      l.setNodeId(a.node_id);
+      l.setAddress(a.address);
+    }
+    void operator()(const PromoteRequest& p) { b.setPromote(p.node_id); }
+    void operator()(const RemoveRequest& r) { b.setRemove(r.node_id); }
+    void operator()(const TransferLeaderRequest& t) { b.setTransferLeader(t.node_id); }
+  };
+  std::visit(Visitor{b}, request);
+}
+
+}  // namespace
+
+const char* to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNone: return "none";
+    case ErrorCode::kNotLeader: return "notLeader";
+    case ErrorCode::kNoLeader: return "noLeader";
+    case ErrorCode::kRejected: return "rejected";
+    case ErrorCode::kTimeout: return "timeout";
+    case ErrorCode::kMalformed: return "malformed";
+    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kShuttingDown: return "shuttingDown";
+    case ErrorCode::kUnknown: break;
+  }
+  return "unknown";
+}
+
+std::string Response::describe_error() const {
+  std::string text = to_string(error);
+  if (!reason.empty()) text += ": " + reason;
+  if (leader_hint != 0) {
+    text += " (leader is node " + std::to_string(leader_hint);
+    if (!leader_address.empty()) text += " at " + leader_address;
+    text += ")";
+  }
+  return text;
+}
+
+Outcome<AdminClient> AdminClient::connect(const std::string& socket_path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return Outcome<AdminClient>::failure("admin socket path " + socket_path + " is longer than " +
+                                         std::to_string(sizeof(addr.sun_path) - 1) +
+                                         " bytes, which UNIX sockets cannot use: choose a shorter --admin-socket");
+  }
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Outcome<AdminClient>::failure("cannot create a UNIX socket: " + errno_text(errno));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == ENOENT || err == ECONNREFUSED) {
+      return Outcome<AdminClient>::failure("no sidecar listening at " + socket_path +
+                                           ": is conclaved running with --admin-socket " + socket_path + "?");
+    }
+    if (err == EACCES || err == EPERM) {
+      return Outcome<AdminClient>::failure("permission denied on " + socket_path +
+                                           ": run as the sidecar's user or a member of its group");
+    }
+    return Outcome<AdminClient>::failure("cannot connect to " + socket_path + ": " + errno_text(err));
+  }
+  return AdminClient(fd, socket_path);
+}
+
+AdminClient::~AdminClient() { close(); }
+
+AdminClient::AdminClient(AdminClient&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)), next_id_(other.next_id_) {}
+
+AdminClient& AdminClient::operator=(AdminClient&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+    next_id_ = other.next_id_;
+  }
+  return *this;
+}
+
+void AdminClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Outcome<Response> AdminClient::call(const Request& request, std::chrono::milliseconds timeout) {
+  using Fail = Outcome<Response>;
+  if (fd_ < 0) return Fail::failure("the connection to " + path_ + " was closed after an earlier error");
+  const auto deadline = Clock::now() + timeout;
+  const std::uint64_t id = next_id_++;
+  const std::string no_answer = "no answer from the sidecar at " + path_ + " within " +
+                                std::to_string(timeout.count()) +
+                                " ms: it may be busy or hung; see its log, or retry with a longer --timeout-ms";
+
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<wire::Request>();
+  root.setId(id);
+  fill_request(root, request);
+  auto words = capnp::messageToFlatArray(builder);
+  auto bytes = words.asBytes();
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    auto ready = wait_ready(fd_, POLLOUT, deadline);
+    if (!ready) return Fail::failure(ready.error());
+    if (!ready.value()) return Fail::failure(no_answer);
+    ssize_t n = ::send(fd_, bytes.begin() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      int err = errno;
+      close();
+      return Fail::failure("the sidecar at " + path_ + " closed the connection (" + errno_text(err) +
+                           "): is it shutting down? see its log");
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+
+  // Reads exactly `size` bytes into `out`, within the deadline.
+  auto read_exact = [&](void* out, std::size_t size) -> Outcome<bool> {
+    auto* p = static_cast<char*>(out);
+    std::size_t got = 0;
+    while (got < size) {
+      auto ready = wait_ready(fd_, POLLIN, deadline);
+      if (!ready) return ready;
+      if (!ready.value()) return Outcome<bool>::failure(no_answer);
+      ssize_t n = ::read(fd_, p + got, size - got);
+      if (n == 0) {
+        return Outcome<bool>::failure("the sidecar at " + path_ +
+                                      " closed the connection without answering: is it shutting down? see its log");
+      }
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return Outcome<bool>::failure("reading from " + path_ + " failed: " + errno_text(errno));
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+
+  // Responses may come in any order; with one request in flight, anything
+  // but ours or a connection-level error (id 0) is skipped.
+  for (;;) {
+    std::uint32_t first = 0;
+    if (auto r = read_exact(&first, 4); !r) { close(); return Fail::failure(r.error()); }
+    const std::size_t segments = std::size_t{first} + 1;
+    if (segments > 512) {
+      close();
+      return Fail::failure("the sidecar at " + path_ + " sent a malformed frame (" + std::to_string(segments) +
+                           " segments): is something else listening on that socket?");
+    }
+    // Segment table: count word, sizes, padded to a whole 8-byte word.
+    const std::size_t table_words = (segments + 2) / 2;
+    std::vector<std::uint32_t> table(table_words * 2, 0);
+    table[0] = first;
+    if (auto r = read_exact(table.data() + 1, table_words * 8 - 4); !r) {
+      close();
+      return Fail::failure(r.error());
+    }
+    std::size_t body_words = 0;
+    for (std::size_t i = 0; i < segments; ++i) body_words += table[1 + i];
+    if ((table_words + body_words) * 8 > kFrameBytesMax) {
+      close();
+      return Fail::failure("the sidecar at " + path_ + " sent a frame of " + std::to_string(body_words * 8) +
+                           " bytes, more than this client accepts: is something else listening on that socket?");
+    }
+    kj::Array<capnp::word> frame = kj::heapArray<capnp::word>(table_words + body_words);
+    std::memcpy(frame.asBytes().begin(), table.data(), table_words * 8);
+    if (auto r = read_exact(frame.asBytes().begin() + table_words * 8, body_words * 8); !r) {
+      close();
+      return Fail::failure(r.error());
+    }
+    try {
+      capnp::ReaderOptions options;
+      options.traversalLimitInWords = frame.size() * 2 + 1024;
+      capnp::FlatArrayMessageReader reader(frame, options);
+      auto response = reader.getRoot<wire::Response>();
+      if (response.getId() != id && response.getId() != 0) continue;
+      return response_from_wire(response);
+    } catch (const kj::Exception& e) {
+      close();
+      return Fail::failure("the sidecar at " + path_ + " sent a response this client cannot read (" +
+                           std::string(e.getDescription().cStr()) + "): are conclavectl and conclaved the same version?");
+    }
+  }
+}
+
+Outcome<Response> call_once(const std::string& socket_path, const Request& request,
+                            std::chrono::milliseconds timeout) {
+  auto client = AdminClient::connect(socket_path);
+  if (!client) return Outcome<Response>::failure(client.error());
+  return client->call(request, timeout);
+}
+
+}  // namespace conclave::admin

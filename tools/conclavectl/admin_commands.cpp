@@ -1,0 +1,215 @@
+// conclavectl's online commands: status, propose, members, transfer-leader.
+// Failures print what happened and what to do, on stderr (and as the JSON
+// object on stdout with --json, so scripts always get one object).
+#include "tools/conclavectl/admin_commands.h"
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/conclavectl/json_writer.h"
+
+namespace conclave::ctl {
+
+namespace {
+
+using admin::Response;
+
+// Left-aligned columns, each as wide as its widest cell.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << '\n';
+  }
+  return out.str();
+}
+
+int fail_transport(const OnlineOptions& options, const std::string& message) {
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object().field("ok", false).field("error", "unreachable").field("reason", message).end_object();
+    std::cout << j.str() << '\n';
+  }
+  std::cerr << "conclavectl: " << message << '\n';
+  return 1;
+}
+
+int fail_refused(const OnlineOptions& options, const Response& r) {
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object().field("ok", false).field("error", admin::to_string(r.error)).field("reason", r.reason);
+    if (r.leader_hint != 0) j.field("leader", r.leader_hint).field("leader_address", r.leader_address);
+    j.end_object();
+    std::cout << j.str() << '\n';
+  }
+  std::cerr << "conclavectl: the sidecar refused: " << r.describe_error() << '\n';
+  if (r.error == admin::ErrorCode::kNotLeader) {
+    std::cerr << "conclavectl: run the command against the leader's admin socket\n";
+  } else if (r.error == admin::ErrorCode::kNoLeader) {
+    std::cerr << "conclavectl: the cluster has no leader right now; retry shortly, or check that a quorum of "
+                 "members is running (conclavectl status on each)\n";
+  }
+  return 1;
+}
+
+// Calls the sidecar; on failure prints and returns the exit code in `rc`.
+bool call(const OnlineOptions& options, const admin::Request& request, Response& out, int& rc) {
+  auto result = admin::call_once(options.socket_path, request, options.timeout);
+  if (!result) {
+    rc = fail_transport(options, result.error());
+    return false;
+  }
+  out = std::move(result.value());
+  if (!out.ok()) {
+    rc = fail_refused(options, out);
+    return false;
+  }
+  return true;
+}
+
+const admin::Status* status_of(const Response& r) { return std::get_if<admin::Status>(&r.body); }
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+void members_json(JsonWriter& j, const admin::Status& s) {
+  j.key("members").begin_array();
+  for (const auto& m : s.members) {
+    j.begin_object()
+        .field("id", m.id)
+        .field("address", m.address)
+        .field("voter", m.voter)
+        .field("match", m.match)
+        .field("next", m.next)
+        .field("state", m.state)
+        .field("recently_active", m.recently_active)
+        .field("lag", m.lag)
+        .end_object();
+  }
+  j.end_array();
+}
+
+std::string members_table(const admin::Status& s) {
+  // Progress columns only mean something on the leader.
+  const bool progress = s.role == "leader";
+  std::vector<std::vector<std::string>> rows;
+  if (progress) {
+    rows.push_back({"ID", "ADDRESS", "VOTER", "MATCH", "NEXT", "STATE", "ACTIVE", "LAG"});
+  } else {
+    rows.push_back({"ID", "ADDRESS", "VOTER"});
+  }
+  for (const auto& m : s.members) {
+    std::string id = std::to_string(m.id) + (m.id == s.node_id ? "*" : "");
+    if (progress) {
+      rows.push_back({id, m.address, yes_no(m.voter), std::to_string(m.match), std::to_string(m.next), m.state,
+                      yes_no(m.recently_active), std::to_string(m.lag)});
+    } else {
+      rows.push_back({id, m.address, yes_no(m.voter)});
+    }
+  }
+  return table(rows);
+}
+
+}  // namespace
+
+int run_status(const OnlineOptions& options) {
+  Response r;
+  int rc = 0;
+  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
+  const admin::Status* s = status_of(r);
+  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object()
+        .field("ok", true)
+        .field("node_id", s->node_id)
+        .field("cluster_id", s->cluster_id)
+        .field("role", s->role)
+        .field("term", s->term)
+        .field("leader", s->leader)
+        .field("commit_index", s->commit_index)
+        .field("applied_index", s->applied_index)
+        .field("last_index", s->last_index)
+        .field("durable_index", s->durable_index)
+        .field("snapshot_index", s->snapshot_index);
+    members_json(j, *s);
+    j.end_object();
+    std::cout << j.str() << '\n';
+    return 0;
+  }
+  std::cout << table({
+      {"node", std::to_string(s->node_id)},
+      {"cluster", s->cluster_id},
+      {"role", s->role},
+      {"term", std::to_string(s->term)},
+      {"leader", s->leader == 0 ? "none" : std::to_string(s->leader)},
+      {"commit", std::to_string(s->commit_index)},
+      {"applied", std::to_string(s->applied_index)},
+      {"last", std::to_string(s->last_index)},
+      {"durable", std::to_string(s->durable_index)},
+      {"snapshot", std::to_string(s->snapshot_index)},
+  });
+  std::cout << '\n' << members_table(*s);
+  return 0;
+}
+
+int run_propose(const OnlineOptions& options, const std::string& data) {
+  Response r;
+  int rc = 0;
+  if (!call(options, admin::ProposeRequest{data}, r, rc)) return rc;
+  const auto* c = std::get_if<admin::Committed>(&r.body);
+  if (c == nullptr) return fail_transport(options, "the sidecar answered propose without an index: see its log");
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object().field("ok", true).field("index", c->index).field("term", c->term).end_object();
+    std::cout << j.str() << '\n';
+  } else {
+    std::cout << "committed at index " << c->index << " (term " << c->term << ")\n";
+  }
+  return 0;
+}
+
+int run_members_list(const OnlineOptions& options) {
+  Response r;
+  int rc = 0;
+  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
+  const admin::Status* s = status_of(r);
+  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object().field("ok", true).field("node_id", s->node_id).field("role", s->role);
+    members_json(j, *s);
+    j.end_object();
+    std::cout << j.str() << '\n';
+  } else {
+    std::cout << members_table(*s);
+  }
+  return 0;
+}
+
+int run_simple(const OnlineOptions& options, const admin::Request& request, const std::string& done_text) {
+  Response r;
+  int rc = 0;
+  if (!call(options, request, r, rc)) return rc;
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object().field("ok", true).end_object();
+    std::cout << j.str() << '\n';
+  } else {
+    std::cout << done_text << '\n';
+  }
+  return 0;
+}
+
+}  // namespace conclave::ctl

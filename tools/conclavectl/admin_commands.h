@@ -1,0 +1,27 @@
+// conclavectl's online commands: each sends one admin Request to a running
+// sidecar and prints the answer as aligned text or as one JSON object.
+// Each returns the process exit code (0 ok, 1 failure).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "tools/conclavectl/admin_client.h"
+
+namespace conclave::ctl {
+
+struct OnlineOptions {
+  std::string socket_path;
+  bool json = false;
+  std::chrono::milliseconds timeout{5000};
+};
+
+int run_status(const OnlineOptions& options);
+int run_propose(const OnlineOptions& options, const std::string& data);
+int run_members_list(const OnlineOptions& options);
+// addLearner, promote, remove and transferLeader: a request answered with
+// success or an error, nothing more.
+int run_simple(const OnlineOptions& options, const admin::Request& request, const std::string& done_text);
+
+}  // namespace conclave::ctl

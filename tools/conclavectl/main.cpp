@@ -1,0 +1,128 @@
+// conclavectl: the administration CLI of a Conclave sidecar. Online commands
+// talk to a running conclaved over its admin socket (schema/admin.capnp);
+// `log` reads a stopped node's data directory offline.
+//
+// Exit codes: 0 ok, 1 the command failed (the message says what to do),
+// 2 the command line was wrong.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "tools/conclavectl/admin_commands.h"
+#include "tools/conclavectl/log_dump.h"
+
+namespace {
+
+constexpr int kUsage = 2;
+
+// Node ids start at 1 (0 means "nobody" in the protocol).
+const CLI::Validator kNodeId(
+    [](std::string& text) -> std::string {
+      return text.find_first_not_of("0123456789") == std::string::npos && text.find_first_not_of('0') != std::string::npos
+                 ? std::string()
+                 : "a node id is a whole number from 1 up, not '" + text + "'";
+    },
+    "ID");
+
+const char* kDescription =
+    "conclavectl: administer a Conclave sidecar.\n"
+    "Online commands need --socket, the sidecar's admin socket (conclaved --admin-socket; by default\n"
+    "<data-dir>/admin.sock). `log` reads a stopped node's data directory instead.";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "conclavectl"};
+  app.require_subcommand(1, 1);
+  // Global options are also accepted after the command (conclavectl status --json).
+  app.fallthrough();
+
+  std::string socket_path;
+  bool json = false;
+  int timeout_ms = 5000;
+  app.add_option("--socket", socket_path, "the sidecar's admin socket")->envname("CONCLAVE_ADMIN_SOCKET");
+  app.add_flag("--json", json, "print one JSON object instead of text");
+  app.add_option("--timeout-ms", timeout_ms, "how long to wait for the sidecar's answer (default 5000)")
+      ->check(CLI::PositiveNumber);
+
+  auto* status = app.add_subcommand("status", "role, term, leader, commit and applied index, members");
+
+  std::string data;
+  auto* propose = app.add_subcommand("propose", "propose an entry and wait until it commits");
+  propose->add_option("DATA", data, "the entry's bytes (as given)")->required();
+
+  auto* members = app.add_subcommand("members", "list or change the membership (changes go to the leader)");
+  members->require_subcommand(0, 1);
+  auto* members_list = members->add_subcommand("list", "list the members (the default)");
+  std::uint64_t add_id = 0;
+  std::string add_address;
+  auto* members_add = members->add_subcommand("add", "add a node as a learner");
+  members_add->add_option("ID", add_id, "the new node's id")->required()->check(kNodeId);
+  members_add->add_option("ADDR", add_address, "its peer address, HOST:PORT")->required();
+  std::uint64_t promote_id = 0;
+  auto* members_promote = members->add_subcommand("promote", "make a caught-up learner a voter");
+  members_promote->add_option("ID", promote_id, "the learner's id")->required()->check(kNodeId);
+  std::uint64_t remove_id = 0;
+  auto* members_remove = members->add_subcommand("remove", "remove a node (voter or learner)");
+  members_remove->add_option("ID", remove_id, "the node's id")->required()->check(kNodeId);
+
+  std::uint64_t transfer_id = 0;
+  auto* transfer = app.add_subcommand("transfer-leader", "hand leadership to another voter");
+  transfer->add_option("ID", transfer_id, "the voter to lead")->required()->check(kNodeId);
+
+  conclave::ctl::LogDumpOptions log_options;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  auto* log = app.add_subcommand("log", "print a stopped node's hard state, snapshots and log entries");
+  log->add_option("--data-dir", log_options.data_dir, "the node's data directory")->required();
+  auto* from_option = log->add_option("--from", from, "first index to print");
+  auto* to_option = log->add_option("--to", to, "last index to print");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kUsage;
+  }
+
+  if (log->parsed()) {
+    if (*from_option) log_options.from = from;
+    if (*to_option) log_options.to = to;
+    log_options.json = json;
+    return conclave::ctl::run_log(log_options);
+  }
+
+  if (socket_path.empty()) {
+    std::cerr << "conclavectl: --socket PATH is required for this command: give the sidecar's admin socket "
+                 "(conclaved --admin-socket; by default <data-dir>/admin.sock)\n";
+    return kUsage;
+  }
+  conclave::ctl::OnlineOptions online{socket_path, json, std::chrono::milliseconds(timeout_ms)};
+  namespace admin = conclave::admin;
+  if (status->parsed()) return conclave::ctl::run_status(online);
+  if (propose->parsed()) return conclave::ctl::run_propose(online, data);
+  if (transfer->parsed()) {
+    return conclave::ctl::run_simple(online, admin::TransferLeaderRequest{transfer_id},
+                                     "leadership transfer to node " + std::to_string(transfer_id) +
+                                         " accepted: conclavectl status shows the leader");
+  }
+  if (members->parsed()) {
+    if (members_add->parsed()) {
+      return conclave::ctl::run_simple(online, admin::AddLearnerRequest{add_id, add_address},
+                                       "node " + std::to_string(add_id) + " added as a learner at " + add_address);
+    }
+    if (members_promote->parsed()) {
+      return conclave::ctl::run_simple(online, admin::PromoteRequest{promote_id},
+                                       "node " + std::to_string(promote_id) + " promoted to voter");
+    }
+    if (members_remove->parsed()) {
+      return conclave::ctl::run_simple(online, admin::RemoveRequest{remove_id},
+                                       "node " + std::to_string(remove_id) + " removed");
+    }
+    (void)members_list;
+    return conclave::ctl::run_members_list(online);
+  }
+  std::cerr << "conclavectl: no command given: see conclavectl --help\n";
+  return kUsage;
+}
