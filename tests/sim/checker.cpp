@@ -144,14 +144,19 @@ void Checker::on_role(NodeId node, raft::Role role, Term term, const StoredLog& 
   }
 }
 
-void Checker::on_commit(NodeId node, std::uint64_t incarnation, Index commit) {
-  auto [it, inserted] = commits_.try_emplace(node, incarnation, commit);
-  if (inserted) return;
-  if (it->second.first == incarnation && commit < it->second.second) {
-    fail("commit monotonic") << "node " << node << " commit index went from "
-                             << it->second.second << " back to " << commit;
+void Checker::on_progress(NodeId node, std::uint64_t incarnation, Term term, Index commit) {
+  Progress& p = progress_[node];
+  if (p.incarnation == incarnation) {
+    if (term < p.term) {
+      fail("term monotonic") << "node " << node << " term went from " << p.term << " back to "
+                             << term;
+    }
+    if (commit < p.commit) {
+      fail("commit monotonic") << "node " << node << " commit index went from " << p.commit
+                               << " back to " << commit;
+    }
   }
-  it->second = {incarnation, commit};
+  p = Progress{incarnation, term, commit};
 }
 
 void Checker::on_durable_hard_state(NodeId node, const raft::HardState& before,

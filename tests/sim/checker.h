@@ -15,7 +15,8 @@
 //   linearizable reads a read reflects every write acknowledged, and every
 //                      read completed, before it was issued;
 //   deltas             durable term never decreases, a vote never changes
-//                      within a term, commit never decreases while a node lives.
+//                      within a term, term and commit never decrease while a
+//                      node lives.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +69,10 @@ class Checker {
 
   // --- roles, commit, hard state
   void on_role(raft::NodeId node, raft::Role role, raft::Term term, const StoredLog& log);
-  void on_commit(raft::NodeId node, std::uint64_t incarnation, raft::Index commit);
+  // The core's term and commit index after an input; neither may decrease
+  // while the node lives.
+  void on_progress(raft::NodeId node, std::uint64_t incarnation, raft::Term term,
+                   raft::Index commit);
   void on_durable_hard_state(raft::NodeId node, const raft::HardState& before,
                              const raft::HardState& after);
 
@@ -100,7 +104,12 @@ class Checker {
   raft::Configuration config_;
   std::map<raft::Term, raft::NodeId> leaders_;
   raft::Term max_leader_term_;
-  std::map<raft::NodeId, std::pair<std::uint64_t, raft::Index>> commits_;
+  struct Progress {
+    std::uint64_t incarnation = 0;
+    raft::Term term;
+    raft::Index commit;
+  };
+  std::map<raft::NodeId, Progress> progress_;
   ReadFence fence_;
   std::uint64_t reads_checked_ = 0;
 };

@@ -188,7 +188,7 @@ void Host::report_role() {
   }
   last_role_ = core_->role();
   checker.on_role(id_, core_->role(), core_->term(), disk_.view().log);
-  checker.on_commit(id_, incarnation_, core_->commit_index());
+  checker.on_progress(id_, incarnation_, core_->term(), core_->commit_index());
 }
 
 bool Host::handle_ready() {
