@@ -3,6 +3,8 @@
 // same with bytes flipped, cut, duplicated, spliced or zeroed.
 //
 // Inputs: CONCLAVE_FUZZ_ITERATIONS (default 3000); seed: CONCLAVE_FUZZ_SEED.
+// `storage_segment_reader_corpus DIR` also writes valid segments into DIR
+// as a starting corpus for the libFuzzer build.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,7 +51,18 @@ void mutate(std::string& s, std::mt19937_64& rng) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 2) {
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 16; ++i) {
+      std::string path = std::string(argv[1]) + "/segment-" + std::to_string(i);
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      if (f == nullptr) return 1;
+      std::string input = valid_segment(rng);
+      std::fwrite(input.data(), 1, input.size(), f);
+      std::fclose(f);
+    }
+  }
   std::uint64_t iterations = env_or("CONCLAVE_FUZZ_ITERATIONS", 3000);
   std::uint64_t seed = env_or("CONCLAVE_FUZZ_SEED", 1);
   std::mt19937_64 rng(seed);
