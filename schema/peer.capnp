@@ -7,14 +7,16 @@
 # is one Cap'n Proto message in the standard stream framing (a segment table,
 # then the segments; see capnp/serialize.h). A receiver bounds the frame size
 # (64 MiB by default) and closes the connection, with a reason in its log,
-# on an oversized or malformed frame. The dialer's first frame is `hello`;
-# the acceptor answers `welcome` or `refusal` (and closes). Nothing else is
-# read before a hello is accepted.
+# on an oversized or malformed frame. The acceptor's first frame is
+# `challenge` (a fresh random nonce), sent as soon as it accepts; the
+# dialer's first frame is `hello`; the acceptor answers `welcome` or
+# `refusal` (and closes). Nothing else is read before a hello is accepted,
+# and the acceptor sends nothing after its welcome.
 #
 # HANDSHAKE. A hello names the protocol version, the cluster id, the sender's
 # node id, and proves knowledge of the cluster secret when one is configured
-# (an HMAC-SHA256 of the acceptor's nonce; mutual TLS replaces this in a
-# later version). The acceptor refuses a hello from another cluster, from an
+# (an HMAC-SHA256 over the acceptor's challenge nonce, so a recorded hello
+# cannot be replayed; mutual TLS replaces this in a later version). The acceptor refuses a hello from another cluster, from an
 # id it does not know as a member or learner (unless it is still waiting to
 # be contacted), with the wrong proof, or with an unsupported version. The
 # refusal says why, so the operator reading the dialer's log can fix it.
@@ -61,6 +63,7 @@ struct Frame {
     forwardResult @6 :ForwardResult;
     join @7 :JoinRequest;
     joinResult @8 :JoinResult;
+    challenge @9 :Challenge;
   }
 }
 
@@ -70,13 +73,19 @@ struct Hello {
   nodeId @2 :UInt64;
   # The address this node's peers should dial it at ("host:port").
   advertisedAddress @3 :Text;
-  # HMAC-SHA256(cluster secret, "conclave-peer-v1" || clusterId || nodeId),
-  # empty when the cluster has no secret.
+  # HMAC-SHA256(cluster secret, "conclave-peer-v1" || challenge nonce ||
+  # clusterId || nodeId as 8 bytes little-endian), empty when the dialer has
+  # no secret configured.
   proof @4 :Data;
   # Set by a node that is not a member yet and dials only to send `join`:
   # the acceptor admits it without knowing its id, and reads nothing but
   # join frames from it.
   joining @5 :Bool;
+}
+
+# The acceptor's first frame: a nonce the dialer's proof must cover.
+struct Challenge {
+  nonce @0 :Data;
 }
 
 struct Welcome {
@@ -120,6 +129,13 @@ struct Entry {
 struct Configuration {
   voters @0 :List(UInt64);
   learners @1 :List(UInt64);
+  # Where each member listens for peers, so whoever leads can reach everyone.
+  addresses @2 :List(NodeAddress);
+}
+
+struct NodeAddress {
+  nodeId @0 :UInt64;
+  address @1 :Text;
 }
 
 struct SnapshotMeta {

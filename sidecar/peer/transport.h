@@ -48,6 +48,9 @@ struct TransportOptions {
   // A connection on which nothing (not even the handshake) arrives for this
   // long is closed.
   std::chrono::milliseconds idle_timeout{30000};
+  // Where peers should dial this node ("host:port"), sent in the hello.
+  // Empty: the listen address with the port actually bound.
+  std::string advertised_address;
 };
 
 // An application's proposal passed from a follower's sidecar to the leader's.
@@ -124,6 +127,13 @@ struct PeerCounters {
   std::uint64_t bytes_received = 0;
   std::uint64_t frames_dropped = 0;  // queue full or not connected
   bool connected = false;            // our outbound connection is up
+  // Frames waiting in our send queue to this peer, and their bytes (snapshot
+  // chunks excluded: a stream keeps at most two queued).
+  std::uint64_t queued_frames = 0;
+  std::uint64_t queued_bytes = 0;
+  // Why our last connection to this peer failed or closed (a refusal's
+  // reason, a connect error), empty if it never did.
+  std::string last_error;
 };
 
 class Transport {

@@ -1,0 +1,61 @@
+// The non-template half of the stream framing: segment-table arithmetic and
+// bounds, reader options and encoding. See framing.h.
+#include "sidecar/peer/framing.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace conclave::peer {
+namespace {
+
+// The wire is little-endian whatever the host is.
+std::uint32_t load_le32(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+}  // namespace
+
+capnp::ReaderOptions frame_reader_options(std::size_t frame_bytes_max) {
+  capnp::ReaderOptions options;
+  const std::uint64_t words = frame_bytes_max / sizeof(capnp::word);
+  options.traversalLimitInWords = std::max<std::uint64_t>(words * 2, 1u << 20);
+  options.nestingLimit = 64;
+  return options;
+}
+
+std::size_t segment_table_words(const unsigned char* first_word, std::string& error) {
+  const std::uint64_t segments = std::uint64_t{load_le32(first_word)} + 1;
+  if (segments > kFrameSegmentsMax) {
+    error = fmt::format("frame claims {} segments (at most {} allowed)", segments,
+                        kFrameSegmentsMax);
+    return 0;
+  }
+  // One u32 for the count and one per segment, padded to whole words.
+  return static_cast<std::size_t>((segments + 2) / 2);
+}
+
+std::size_t frame_words(const unsigned char* table, std::size_t table_words,
+                        std::size_t frame_bytes_max, std::string& error) {
+  const std::uint64_t segments = std::uint64_t{load_le32(table)} + 1;
+  std::uint64_t total = table_words;
+  for (std::uint64_t i = 0; i < segments; ++i) total += load_le32(table + 4 + 4 * i);
+  // total cannot overflow: at most 512 sizes below 2^32 each.
+  if (total * sizeof(capnp::word) > frame_bytes_max) {
+    error = fmt::format("frame of {} bytes exceeds the limit of {} bytes (frame_bytes_max)",
+                        total * sizeof(capnp::word), frame_bytes_max);
+    return 0;
+  }
+  if (total == table_words) {
+    error = "frame has no content";
+    return 0;
+  }
+  return static_cast<std::size_t>(total);
+}
+
+kj::Array<capnp::word> encode_frame(capnp::MessageBuilder& message) {
+  return capnp::messageToFlatArray(message);
+}
+
+}  // namespace conclave::peer

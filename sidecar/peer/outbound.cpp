@@ -1,0 +1,339 @@
+// The dialer's side of a peer connection. See outbound.h.
+#include "sidecar/peer/outbound.h"
+
+#include <algorithm>
+#include <functional>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sidecar/peer/frames.h"
+
+namespace conclave::peer {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+namespace wire = schema::peer;
+
+Outbound::Outbound(std::shared_ptr<PeerContext> ctx, raft::NodeId expected, std::string address,
+                   bool joining)
+    : ctx_(std::move(ctx)),
+      expected_(expected),
+      address_(std::move(address)),
+      joining_(joining),
+      resolver_(ctx_->io),
+      socket_(ctx_->io),
+      handshake_timer_(ctx_->io),
+      backoff_timer_(ctx_->io),
+      // Jitter only spreads redials apart; it needs no cryptographic seed.
+      jitter_(static_cast<std::uint_fast32_t>(std::hash<std::string>{}(address_) ^
+                                              ctx_->self() ^ expected.value())) {}
+
+std::string Outbound::name() const {
+  if (expected_ == raft::kNoNode) return fmt::format("member at {}", address_);
+  return fmt::format("peer {} at {}", expected_.value(), address_);
+}
+
+PeerCounters Outbound::counters() const {
+  PeerCounters c = counters_;
+  c.connected = state_ == State::kReady;
+  c.queued_frames = queue_.size();
+  c.queued_bytes = queued_bytes_;
+  return c;
+}
+
+bool Outbound::send(kj::Array<capnp::word> frame) {
+  const std::size_t bytes = frame.size() * sizeof(capnp::word);
+  if (state_ == State::kClosed || state_ == State::kBackoff ||
+      queue_.size() >= ctx_->options.send_queue_frames_max ||
+      queued_bytes_ + bytes > ctx_->options.send_queue_bytes_max) {
+    ++counters_.frames_dropped;
+    return false;
+  }
+  enqueue(std::move(frame), false);
+  if (state_ == State::kIdle) {
+    dial();
+  } else {
+    pump();
+  }
+  return true;
+}
+
+void Outbound::enqueue(kj::Array<capnp::word> frame, bool chunk) {
+  if (chunk) {
+    ++chunks_queued_;
+  } else {
+    queued_bytes_ += frame.size() * sizeof(capnp::word);
+  }
+  queue_.push_back(Queued{std::move(frame), chunk});
+}
+
+void Outbound::send_snapshot(raft::Message install, SnapshotChunkSource source) {
+  if (state_ == State::kClosed || state_ == State::kBackoff) {
+    ++counters_.frames_dropped;
+    spdlog::warn("node {}: snapshot {} for {} not sent: not connected ({}); it will be retried",
+                 ctx_->self(), install.snapshot ? install.snapshot->index.value() : 0, name(),
+                 counters_.last_error);
+    return;
+  }
+  if (snapshot_) {
+    spdlog::info("node {}: a new snapshot stream to {} replaces the one in progress",
+                 ctx_->self(), name());
+  }
+  snapshot_ = SnapshotStream{std::move(install), std::move(source), 0, {}};
+  if (state_ == State::kIdle) {
+    dial();
+  } else {
+    pump();
+  }
+}
+
+void Outbound::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  ++generation_;
+  error_code ignored;
+  socket_.close(ignored);
+  resolver_.cancel();
+  handshake_timer_.cancel();
+  backoff_timer_.cancel();
+  queue_.clear();
+  in_flight_.clear();
+  queued_bytes_ = 0;
+  chunks_queued_ = 0;
+  snapshot_.reset();
+}
+
+void Outbound::dial() {
+  state_ = State::kDialing;
+  const std::uint64_t gen = ++generation_;
+  std::string host, port;
+  if (!split_address(address_, host, port)) {
+    return fail(fmt::format("address '{}' is not host:port; check the peer addresses", address_));
+  }
+  // The whole dial, handshake included, must finish within the idle timeout.
+  handshake_timer_.expires_after(ctx_->options.idle_timeout);
+  handshake_timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
+    if (ec || self->generation_ != gen || self->ctx_->stopped) return;
+    if (self->state_ == State::kDialing) self->fail("no handshake within the idle timeout");
+  });
+  resolver_.async_resolve(
+      host, port,
+      [self = shared_from_this(), gen](error_code ec, asio::ip::tcp::resolver::results_type r) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        if (ec) return self->fail("cannot resolve the address: " + ec.message());
+        asio::async_connect(self->socket_, r,
+                            [self, gen](error_code ec2, const asio::ip::tcp::endpoint&) {
+                              if (self->generation_ != gen || self->ctx_->stopped) return;
+                              if (ec2) return self->fail("cannot connect: " + ec2.message());
+                              self->on_connected();
+                            });
+      });
+}
+
+void Outbound::on_connected() {
+  error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+  const std::uint64_t gen = generation_;
+  async_read_frame(socket_, ctx_->options.frame_bytes_max,
+                   [self = shared_from_this(), gen](FrameReadResult r) {
+                     if (self->generation_ != gen || self->ctx_->stopped) return;
+                     self->on_challenge(std::move(r));
+                   });
+}
+
+void Outbound::on_challenge(FrameReadResult r) {
+  if (!r.ok()) {
+    return fail(r.io_error ? "connection lost before the challenge: " + r.io_error.message()
+                           : r.protocol_error);
+  }
+  std::string nonce;
+  try {
+    auto frame = r.frame->root<wire::Frame>();
+    if (frame.which() != wire::Frame::CHALLENGE) {
+      return fail("the acceptor's first frame is not a challenge; is this a conclave peer port?");
+    }
+    auto data = frame.getChallenge().getNonce();
+    nonce.assign(reinterpret_cast<const char*>(data.begin()), data.size());
+  } catch (const kj::Exception& e) {
+    return fail(std::string("malformed challenge: ") + e.getDescription().cStr());
+  }
+  if (nonce.size() > 1024) return fail("challenge nonce is absurdly long");
+  // The hello goes out ahead of anything queued: nothing else may precede it.
+  auto hello = std::make_shared<kj::Array<capnp::word>>(
+      hello_frame(ctx_->options, ctx_->advertised_address, nonce, joining_));
+  const std::uint64_t gen = generation_;
+  asio::async_write(socket_, frame_buffer(*hello),
+                    [self = shared_from_this(), gen, hello](error_code ec, std::size_t) {
+                      if (self->generation_ != gen || self->ctx_->stopped) return;
+                      if (ec) self->fail("cannot send hello: " + ec.message());
+                    });
+  async_read_frame(socket_, ctx_->options.frame_bytes_max,
+                   [self = shared_from_this(), gen](FrameReadResult r2) {
+                     if (self->generation_ != gen || self->ctx_->stopped) return;
+                     self->on_reply(std::move(r2));
+                   });
+}
+
+void Outbound::on_reply(FrameReadResult r) {
+  if (!r.ok()) {
+    return fail(r.io_error ? "connection lost during the handshake: " + r.io_error.message()
+                           : r.protocol_error);
+  }
+  try {
+    auto frame = r.frame->root<wire::Frame>();
+    if (frame.which() == wire::Frame::REFUSAL) {
+      return fail(fmt::format("refused: {}", frame.getRefusal().getReason().cStr()), true);
+    }
+    if (frame.which() != wire::Frame::WELCOME) return fail("handshake answered with neither welcome nor refusal");
+    const raft::NodeId id(frame.getWelcome().getNodeId());
+    if (expected_ != raft::kNoNode && id != expected_) {
+      return fail(fmt::format("the node at {} is node {}, not {}; check the peer addresses",
+                              address_, id.value(), expected_.value()));
+    }
+  } catch (const kj::Exception& e) {
+    return fail(std::string("malformed handshake reply: ") + e.getDescription().cStr());
+  }
+  handshake_timer_.cancel();
+  state_ = State::kReady;
+  failures_ = 0;
+  spdlog::info("node {}: connected to {}", ctx_->self(), name());
+  watch_for_close();
+  pump();
+}
+
+void Outbound::watch_for_close() {
+  // The acceptor sends nothing after its welcome, so a completed read means
+  // the connection ended, or the peer broke the protocol.
+  const std::uint64_t gen = generation_;
+  socket_.async_read_some(asio::buffer(&watch_byte_, 1),
+                          [self = shared_from_this(), gen](error_code ec, std::size_t) {
+                            if (self->generation_ != gen || self->ctx_->stopped) return;
+                            self->fail(ec ? "connection closed: " + ec.message()
+                                          : "the peer sent data after its welcome");
+                          });
+}
+
+std::chrono::milliseconds Outbound::next_backoff() {
+  const auto& o = ctx_->options;
+  const unsigned doublings = std::min(failures_, 16u);
+  auto delay = std::min(o.reconnect_delay_max, o.reconnect_delay_min * (1u << doublings));
+  // Jitter in [delay/2, delay] keeps a cluster's nodes from redialing in step.
+  const auto half = delay.count() / 2;
+  std::uniform_int_distribution<long> pick(half, std::max<long>(half, delay.count()));
+  return std::chrono::milliseconds(pick(jitter_));
+}
+
+void Outbound::fail(const std::string& reason, bool refused) {
+  if (state_ == State::kClosed) return;
+  const auto delay = next_backoff();
+  ++failures_;
+  const std::size_t lost = queue_.size() + in_flight_.size();
+  if (refused) {
+    spdlog::error("node {}: {} {}; retrying in {} ms", ctx_->self(), name(), reason,
+                  delay.count());
+  } else if (failures_ == 1 || failures_ % 20 == 0) {
+    spdlog::warn("node {}: connection to {} failed ({}), {} queued frames dropped; retrying in "
+                 "{} ms (failure {} in a row)",
+                 ctx_->self(), name(), reason, lost, delay.count(), failures_);
+  } else {
+    spdlog::debug("node {}: connection to {} failed again ({})", ctx_->self(), name(), reason);
+  }
+  if (snapshot_) {
+    spdlog::warn("node {}: snapshot stream to {} aborted at byte {}; the leader will resend it",
+                 ctx_->self(), name(), snapshot_->offset);
+    snapshot_.reset();
+  }
+  counters_.last_error = reason;
+  counters_.frames_dropped += lost;
+  queue_.clear();
+  in_flight_.clear();
+  queued_bytes_ = 0;
+  chunks_queued_ = 0;
+  writing_ = false;
+  error_code ignored;
+  socket_.close(ignored);
+  handshake_timer_.cancel();
+  const std::uint64_t gen = ++generation_;
+  state_ = State::kBackoff;
+  backoff_timer_.expires_after(delay);
+  backoff_timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
+    if (ec || self->generation_ != gen || self->ctx_->stopped) return;
+    // Dial again on the next frame; an idle peer is not redialed.
+    if (self->state_ == State::kBackoff) self->state_ = State::kIdle;
+  });
+}
+
+void Outbound::refill_snapshot() {
+  while (snapshot_ && chunks_queued_ < kSnapshotChunksQueuedMax) {
+    SnapshotStream& s = *snapshot_;
+    if (s.pending.empty()) {
+      std::optional<std::string> next;
+      try {
+        next = s.source();
+      } catch (const std::exception& e) {
+        spdlog::error("node {}: reading the snapshot for {} failed: {}", ctx_->self(), name(),
+                      e.what());
+      }
+      if (!next) {
+        spdlog::warn("node {}: snapshot stream to {} aborted by its source at byte {}",
+                     ctx_->self(), name(), s.offset);
+        snapshot_.reset();
+        return;
+      }
+      if (next->empty()) {
+        // The end: a last chunk with no data carries the install message.
+        enqueue(snapshot_chunk_frame(s.install, s.offset, {}, true), true);
+        spdlog::info("node {}: snapshot {} ({} bytes) queued in full for {}", ctx_->self(),
+                     s.install.snapshot ? s.install.snapshot->index.value() : 0, s.offset,
+                     name());
+        snapshot_.reset();
+        return;
+      }
+      s.pending = std::move(*next);
+    }
+    const std::size_t take = std::min(s.pending.size(), ctx_->options.snapshot_chunk_bytes);
+    std::string piece = s.pending.substr(0, take);
+    s.pending.erase(0, take);
+    enqueue(snapshot_chunk_frame(s.install, s.offset, piece, false), true);
+    s.offset += piece.size();
+  }
+}
+
+void Outbound::pump() {
+  if (state_ != State::kReady || writing_) return;
+  refill_snapshot();
+  if (queue_.empty()) return;
+  std::vector<asio::const_buffer> buffers;
+  std::size_t batch_bytes = 0;
+  while (!queue_.empty() && in_flight_.size() < kBatchFramesMax &&
+         (in_flight_.empty() || batch_bytes < kBatchBytesMax)) {
+    Queued q = std::move(queue_.front());
+    queue_.pop_front();
+    const std::size_t bytes = q.frame.size() * sizeof(capnp::word);
+    if (!q.chunk) queued_bytes_ -= bytes;
+    batch_bytes += bytes;
+    buffers.push_back(frame_buffer(q.frame));
+    in_flight_.push_back(std::move(q));
+  }
+  writing_ = true;
+  const std::uint64_t gen = generation_;
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this(), gen](error_code ec, std::size_t n) {
+                      if (self->generation_ != gen || self->ctx_->stopped) return;
+                      if (ec) return self->fail("write failed: " + ec.message());
+                      self->writing_ = false;
+                      self->counters_.frames_sent += self->in_flight_.size();
+                      self->counters_.bytes_sent += n;
+                      for (const Queued& q : self->in_flight_) {
+                        if (q.chunk) --self->chunks_queued_;
+                      }
+                      self->in_flight_.clear();
+                      self->pump();
+                    });
+}
+
+}  // namespace conclave::peer
