@@ -49,8 +49,17 @@ void Host::start() {
     fail("snapshot contract") << "node " << id_ << " holds a corrupt snapshot at index "
                               << snap.meta.index;
   }
-  const raft::Restored restored = disk_.recover(*anchor);
+  raft::Restored restored = disk_.recover(*anchor);
   machine_ = *state;
+  // Resume from the application's saved state when it is newer than the
+  // snapshot and the recovered log still reaches it.
+  if (saved_machine_ && saved_machine_->applied > restored.snapshot.index &&
+      saved_machine_->applied <= restored.hard_state.commit &&
+      saved_machine_->applied <= disk_.view().log.last_index()) {
+    machine_ = *saved_machine_;
+    restored.applied = machine_.applied;
+  }
+  saved_machine_.reset();
   env_.checker().on_machine_replaced(id_, machine_, "restarted from");
   raft::Options options = config_.options;
   options.id = id_;
@@ -66,7 +75,8 @@ void Host::start() {
     env_.trace().line() << "node " << id_ << " starts (incarnation " << incarnation_
                         << "): term " << restored.hard_state.term << ", vote "
                         << restored.hard_state.vote << ", commit " << restored.hard_state.commit
-                        << ", snapshot " << snap.meta.index << ", " << restored.entries.size()
+                        << ", snapshot " << snap.meta.index << ", applied " << restored.applied
+                        << ", " << restored.entries.size()
                         << " entries, config " << snap.meta.config;
   }
   drain();
@@ -193,6 +203,23 @@ void Host::report_role() {
 
 bool Host::handle_ready() {
   const raft::Ready rd = core_->ready();
+  if (env_.trace().on()) {
+    auto line = env_.trace().line();
+    line << "node " << id_ << " ready:";
+    if (rd.snapshot) line << " snapshot " << rd.snapshot->index << "@" << rd.snapshot->term;
+    if (!rd.entries.empty()) {
+      line << " entries " << rd.entries.front().index << ".." << rd.entries.back().index;
+    }
+    if (rd.hard_state) {
+      line << " hard state (term " << rd.hard_state->term << ", vote " << rd.hard_state->vote
+           << ", commit " << rd.hard_state->commit << ")";
+    }
+    line << (rd.must_sync ? " sync" : "") << " messages " << rd.messages.size();
+    if (!rd.committed.empty()) {
+      line << " apply " << rd.committed.front().index << ".." << rd.committed.back().index;
+    }
+    if (!rd.reads.empty()) line << " reads " << rd.reads.size();
+  }
   // 1. Persist, then sync when the core says a sync is owed.
   persist(rd);
   if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
@@ -224,6 +251,12 @@ bool Host::handle_ready() {
   if (crash_here(CrashPoint::kBeforeAdvance, 0)) return false;
   // 4. Acknowledge.
   core_->advance(rd);
+  // The application saves its state only through what is durably committed
+  // on this node, so a restart never claims to have applied past its commit.
+  if (rng_.chance(config_.machine_save_permille) &&
+      machine_.applied <= disk_.durable().hard_state.commit) {
+    saved_machine_ = machine_;
+  }
   maybe_take_snapshot();
   return true;
 }

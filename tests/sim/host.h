@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -70,6 +71,10 @@ struct HostConfig {
   // When the core says no sync is owed, sync anyway this often (background
   // flushing); otherwise the write stays in the page cache until the next sync.
   std::uint64_t lazy_sync_permille = 300;
+  // How often, after handling a Ready, the application persists its own
+  // state machine (so a restart resumes from it rather than from the
+  // snapshot, and the core must not hand those entries out again).
+  std::uint64_t machine_save_permille = 0;
 };
 
 class Host {
@@ -129,6 +134,8 @@ class Host {
   Disk disk_;
   std::unique_ptr<raft::Raft> core_;
   MachineState machine_;
+  // The application's own durable copy of its state, if it keeps one.
+  std::optional<MachineState> saved_machine_;
   std::uint64_t incarnation_ = 0;
   std::uint64_t crashes_ = 0;
   raft::Index last_snapshot_;

@@ -182,7 +182,9 @@ void Workload::transfer_leadership() {
     if (v != leader->id()) voters.push_back(v);
   }
   if (voters.empty()) return;
-  const NodeId target = voters[rng_.below(voters.size())];
+  // Now and then a target the leader must refuse: a learner or a stranger.
+  NodeId target = voters[rng_.below(voters.size())];
+  if (rng_.chance(100)) target = NodeId(rng_.between(1, sim_.plan().nodes + 4));
   const Status s = leader->core().transfer_leadership(target);
   if (sim_.trace().on()) {
     sim_.trace().line() << "operator: transfer leadership from " << leader->id() << " to "
