@@ -176,7 +176,7 @@ class SegmentedLog {
   SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& options);
   Status recover();
   Result<Segment> recover_segment(const std::string& name, raft::Index name_first,
-                                  std::optional<raft::Index> name_last);
+                                  std::optional<raft::Index> name_last, std::string& buffer);
   Status create_open_segment(raft::Index first);  // mu_ held
   Status seal_open_segment();                      // mu_ held
   Status flush_pending();                          // mu_ held, no sync running
