@@ -86,6 +86,8 @@ class SnapshotReader {
   std::uint32_t crc_ = 0;
 };
 
+// Not thread-safe: the node's loop owns it (one writer at a time; readers
+// may run while a writer streams, each with its own file).
 class SnapshotStore {
  public:
   // Verifies every snapshot in `dir` (created if missing).
