@@ -159,6 +159,7 @@ void Workload::change_membership() {
   if (change.type == ConfigChangeType::kAddLearner) {
     joiner = &sim_.add_joiner();
     change.node = joiner->id();
+    change.address = "sim-" + std::to_string(joiner->id().value()) + ":7000";
   }
   const raft::Proposal p = leader->core().propose_config_change(change);
   if (sim_.trace().on()) {
