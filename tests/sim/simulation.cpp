@@ -445,7 +445,7 @@ void Simulation::dispatch(Event& e) {
   }
 }
 
-void Simulation::after_step(NodeId /*touched*/) {
+void Simulation::after_step() {
   if (observer_ == nullptr) return;
   for (auto& [id, h] : hosts_) {
     const bool leading = h->alive() && h->core().role() == raft::Role::kLeader;
@@ -497,7 +497,7 @@ RunResult Simulation::run() {
       }
       dispatch(event);
       ++stats_.steps;
-      after_step(raft::kNoNode);
+      after_step();
     }
   } catch (const Violation& v) {
     result.violation = v.what();

@@ -117,7 +117,8 @@ class Simulation final : public HostEnv {
   Host& create_host(raft::NodeId id, const raft::SnapshotMeta& initial);
   void start_host(Host& host);
   void dispatch(Event& event);
-  void after_step(raft::NodeId touched);
+  // Narration of leadership changes for the observer, if any.
+  void after_step();
   void crash_some_host();
   void partition();
   void pause_some_host();
