@@ -257,8 +257,7 @@ bool Host::handle_ready() {
       machine_.applied <= disk_.durable().hard_state.commit) {
     saved_machine_ = machine_;
   }
-  maybe_take_snapshot();
-  return true;
+  return maybe_take_snapshot();
 }
 
 void Host::persist(const raft::Ready& rd) {
@@ -397,9 +396,9 @@ void Host::serve_reads() {
   for (const raft::ReadState& r : now) env_.on_read_served(*this, r.context, r.index);
 }
 
-void Host::maybe_take_snapshot() {
-  if (config_.snapshot_every == 0) return;
-  if (machine_.applied.value() < last_snapshot_.value() + config_.snapshot_every) return;
+bool Host::maybe_take_snapshot() {
+  if (config_.snapshot_every == 0) return true;
+  if (machine_.applied.value() < last_snapshot_.value() + config_.snapshot_every) return true;
   const raft::SnapshotMeta meta = core_->snapshot_meta_at(machine_.applied);
   const std::optional<raft::Term> term = disk_.view().log.term_at(machine_.applied);
   if (meta.index != machine_.applied || !term || meta.term != *term) {
@@ -410,6 +409,9 @@ void Host::maybe_take_snapshot() {
   const std::size_t padding = std::min<std::size_t>(
       config_.snapshot_bytes_max, machine_.writes * config_.snapshot_bytes_per_write);
   disk_.store_snapshot(meta, encode_snapshot(machine_, padding), true);
+  // A crash here leaves a durable snapshot the core never heard of; the
+  // restart begins from it.
+  if (crash_here(CrashPoint::kMidSnapshot, 0)) return false;
   core_->snapshot_taken(meta);
   last_snapshot_ = meta.index;
   const std::uint64_t trailing = rng_.below(config_.compact_trailing_max + 1);
@@ -422,6 +424,7 @@ void Host::maybe_take_snapshot() {
     env_.trace().line() << "node " << id_ << " takes snapshot at index " << meta.index
                         << ", compacts through " << compact_to;
   }
+  return true;
 }
 
 }  // namespace conclave::sim

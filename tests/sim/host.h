@@ -55,8 +55,9 @@ enum class CrashPoint : std::uint8_t {
   kBeforeApply,   // sent, nothing applied
   kMidApply,      // some committed entries applied
   kBeforeAdvance, // all done but advance()
+  kMidSnapshot,   // a snapshot stored durably, the core not yet told
 };
-inline constexpr int kCrashPoints = 6;
+inline constexpr int kCrashPoints = 7;
 
 struct HostConfig {
   raft::Options options;  // id and random_seed are set per incarnation
@@ -123,7 +124,8 @@ class Host {
   void install_snapshot(const raft::SnapshotMeta& meta);
   void apply(const raft::Entry& entry);
   void serve_reads();
-  void maybe_take_snapshot();
+  // Returns false when an armed crash struck.
+  bool maybe_take_snapshot();
   void receive_chunk(Packet packet);
   void report_role();
 
