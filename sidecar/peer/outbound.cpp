@@ -137,6 +137,11 @@ void Outbound::on_connected() {
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+  if (ctx_->options.socket_send_buffer_bytes > 0) {
+    socket_.set_option(asio::socket_base::send_buffer_size(
+                           static_cast<int>(ctx_->options.socket_send_buffer_bytes)),
+                       ignored);
+  }
   const std::uint64_t gen = generation_;
   async_read_frame(socket_, ctx_->options.frame_bytes_max,
                    [self = shared_from_this(), gen](FrameReadResult r) {

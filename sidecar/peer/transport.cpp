@@ -104,6 +104,12 @@ void Transport::Impl::start() {
     auto endpoint = resolver.resolve(host, port)->endpoint();
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
+    if (options_.socket_receive_buffer_bytes > 0) {
+      // Set before listen so that accepted sockets inherit it and the TCP
+      // window is negotiated with it.
+      acceptor_.set_option(asio::socket_base::receive_buffer_size(
+          static_cast<int>(options_.socket_receive_buffer_bytes)));
+    }
     acceptor_.bind(endpoint);
     acceptor_.listen();
   } catch (const boost::system::system_error& e) {

@@ -48,6 +48,15 @@ struct TransportOptions {
   // A connection on which nothing (not even the handshake) arrives for this
   // long is closed.
   std::chrono::milliseconds idle_timeout{30000};
+  // The kernel's send buffer on outbound connections (SO_SNDBUF); 0 keeps
+  // the system's. Bytes there are already committed to the wire, so this
+  // bounds how long a heartbeat can wait behind a snapshot stream.
+  std::size_t socket_send_buffer_bytes = 0;
+  // The kernel's receive buffer on accepted connections (SO_RCVBUF, set on
+  // the listening socket); 0 keeps the system's autotuning, which suits
+  // long fat links but lets megabytes of a snapshot queue ahead of a
+  // heartbeat.
+  std::size_t socket_receive_buffer_bytes = 0;
   // Where peers should dial this node ("host:port"), sent in the hello.
   // Empty: the listen address with the port actually bound.
   std::string advertised_address;

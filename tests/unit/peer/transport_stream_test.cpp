@@ -1,0 +1,183 @@
+// Transports on loopback, continued: a snapshot of several MiB streamed in
+// chunks (intact, in order, with a heartbeat overtaking the tail of the
+// stream), forwarded proposals and their results, and the join round trip.
+#include "sidecar/peer/transport.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/peer/message_samples.h"
+#include "tests/unit/peer/transport_harness.h"
+
+namespace conclave::peer {
+namespace {
+
+namespace asio = boost::asio;
+using raft::NodeId;
+using namespace testing;
+
+// Deterministic snapshot bytes: byte i is a function of i, so a chunk at the
+// wrong offset cannot pass for the right one.
+std::string snapshot_bytes(std::size_t size) {
+  std::string s(size, '\0');
+  std::uint32_t x = 2463534242u;
+  for (std::size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s[i] = static_cast<char>(x);
+  }
+  return s;
+}
+
+TEST(PeerTransport, ASnapshotStreamsInChunksWhileHeartbeatsGetThrough) {
+  asio::io_context io;
+  TransportOptions oa = options_for(1);
+  oa.snapshot_chunk_bytes = 256u << 10;
+  // Loopback's kernel buffers hold megabytes; keep the sender's small so
+  // that what this test sees is the transport's pacing, not the kernel's.
+  oa.socket_send_buffer_bytes = 64u << 10;
+  TransportOptions ob = options_for(2);
+  ob.socket_receive_buffer_bytes = 64u << 10;
+  TestNode a(io, oa), b(io, ob);
+  introduce({&a, &b});
+
+  const std::string data = snapshot_bytes((6u << 20) + 12345);
+  // The source hands out 700 KiB pieces, which the transport splits into
+  // 256 KiB chunks; it counts how far ahead of the receiver it is read.
+  std::size_t served = 0;
+  std::size_t max_ahead = 0;
+  SnapshotChunkSource source = [&]() -> std::optional<std::string> {
+    std::size_t received = 0;
+    for (const auto& c : b.recorder.chunks) received += c.data.size();
+    max_ahead = std::max(max_ahead, served - std::min(served, received));
+    const std::size_t n = std::min<std::size_t>(700u << 10, data.size() - served);
+    std::string piece = data.substr(served, n);
+    served += n;
+    return piece;  // empty at the end
+  };
+  raft::Message install = full_message(a.id(), b.id());
+  install.type = raft::MessageType::kInstallSnapshot;
+  install.entries.clear();
+  // Once the stream is under way, a heartbeat must not wait for its end:
+  // send one the moment the first chunk arrives.
+  b.recorder.chunk_hook = [&](const SnapshotChunk& c) {
+    if (c.offset == 0) a.transport->send(heartbeat(a.id(), b.id(), 99));
+  };
+  a.transport->send_snapshot(install, source);
+  ASSERT_TRUE(run_until(io, [&] { return !b.recorder.chunks.empty() && b.recorder.chunks.back().done; }));
+
+  const auto& chunks = b.recorder.chunks;
+  std::string assembled;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].offset, assembled.size()) << "chunk " << i;
+    EXPECT_LE(chunks[i].data.size(), 256u << 10);
+    EXPECT_EQ(chunks[i].from, a.id());
+    EXPECT_EQ(chunks[i].meta.index, install.snapshot->index);
+    EXPECT_EQ(chunks[i].done, i + 1 == chunks.size());
+    assembled += chunks[i].data;
+  }
+  EXPECT_TRUE(assembled == data) << "snapshot bytes differ";
+  EXPECT_GE(chunks.size(), 25u);
+  EXPECT_EQ(chunks.back().total_bytes, data.size());
+  EXPECT_EQ(chunks.back().meta, *install.snapshot);
+  ASSERT_TRUE(chunks.back().install);
+  expect_same(install, *chunks.back().install);
+
+  // The heartbeat arrived while chunks were still coming.
+  ASSERT_EQ(b.recorder.raft.size(), 1u);
+  EXPECT_EQ(b.recorder.raft[0].context, 99u);
+  const auto& ev = b.recorder.events;
+  const long heartbeat_at = std::find(ev.begin(), ev.end(), "raft") - ev.begin();
+  const long chunks_after = static_cast<long>(ev.size()) - 1 - heartbeat_at;
+  EXPECT_GT(chunks_after, static_cast<long>(chunks.size()) / 2)
+      << "the heartbeat (event " << heartbeat_at << " of " << ev.size()
+      << ") waited behind most of the snapshot";
+  // The source was never read far ahead of what had arrived: the stream is
+  // paced by the connection (two queued chunks, one 700 KiB piece being
+  // split, and the kernel's buffers), not read into memory whole.
+  EXPECT_LT(max_ahead, 3u << 20) << "read ahead " << max_ahead << " bytes";
+}
+
+TEST(PeerTransport, ASnapshotSourceThatFailsAbortsTheStreamOnly) {
+  asio::io_context io;
+  TestNode a(io, options_for(1)), b(io, options_for(2));
+  introduce({&a, &b});
+  int calls = 0;
+  raft::Message install = full_message(a.id(), b.id());
+  install.type = raft::MessageType::kInstallSnapshot;
+  install.entries.clear();
+  a.transport->send_snapshot(install, [&]() -> std::optional<std::string> {
+    if (++calls == 1) return std::string(1000, 'x');
+    return std::nullopt;  // e.g. the file failed its checksum
+  });
+  a.transport->send(heartbeat(a.id(), b.id(), 1));
+  ASSERT_TRUE(run_until(io, [&] { return !b.recorder.raft.empty(); }));
+  ASSERT_EQ(b.recorder.chunks.size(), 1u);
+  EXPECT_FALSE(b.recorder.chunks[0].done);
+  EXPECT_TRUE(a.counters_for(b.id()).connected);
+}
+
+TEST(PeerTransport, ForwardedProposalAndItsResultRoundTrip) {
+  asio::io_context io;
+  TestNode follower(io, options_for(1)), leader(io, options_for(2));
+  introduce({&follower, &leader});
+  ForwardedProposal p{17, std::string("pro\0posal", 9), 0xabcdef, 42};
+  follower.transport->send_forward(leader.id(), p);
+  ASSERT_TRUE(run_until(io, [&] { return !leader.recorder.forwards.empty(); }));
+  const auto& [from, got] = leader.recorder.forwards[0];
+  EXPECT_EQ(from, follower.id());
+  EXPECT_EQ(got.request_id, 17u);
+  EXPECT_EQ(got.data, p.data);
+  EXPECT_EQ(got.client_session, 0xabcdefu);
+  EXPECT_EQ(got.sequence, 42u);
+
+  leader.transport->send_forward_result(follower.id(), ForwardResult{17, raft::Index(5), raft::Term(3), "", NodeId(2)});
+  leader.transport->send_forward_result(follower.id(), ForwardResult{18, {}, {}, "not the leader; try node 3", NodeId(3)});
+  ASSERT_TRUE(run_until(io, [&] { return follower.recorder.forward_results.size() == 2; }));
+  const auto& ok = follower.recorder.forward_results[0];
+  EXPECT_EQ(ok.first, leader.id());
+  EXPECT_EQ(ok.second.request_id, 17u);
+  EXPECT_EQ(ok.second.index, raft::Index(5));
+  EXPECT_EQ(ok.second.term, raft::Term(3));
+  EXPECT_TRUE(ok.second.error.empty());
+  const auto& bad = follower.recorder.forward_results[1].second;
+  EXPECT_EQ(bad.error, "not the leader; try node 3");
+  EXPECT_EQ(bad.leader_hint, NodeId(3));
+}
+
+TEST(PeerTransport, AJoinerIsAnsweredAtTheAddressItGave) {
+  asio::io_context io;
+  TestNode member(io, options_for(2)), other(io, options_for(3));
+  introduce({&member, &other});
+  TestNode joiner(io, options_for(7));
+  joiner.recorder.accept_anyone = true;  // waiting to be contacted
+  ASSERT_FALSE(member.recorder.accepts_peer(NodeId(7)));
+
+  joiner.transport->send_join(member.address(), JoinRequest{NodeId(7), joiner.address()});
+  ASSERT_TRUE(run_until(io, [&] { return !member.recorder.joins.empty(); }));
+  const JoinRequest request = member.recorder.joins[0];
+  EXPECT_EQ(request.node, NodeId(7));
+  EXPECT_EQ(request.address, joiner.address());
+
+  member.transport->send_join_result(
+      request, JoinResult{false, "not the leader", NodeId(3), other.address()});
+  ASSERT_TRUE(run_until(io, [&] { return !joiner.recorder.join_results.empty(); }));
+  const JoinResult& r = joiner.recorder.join_results[0];
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.error, "not the leader");
+  EXPECT_EQ(r.leader, NodeId(3));
+  EXPECT_EQ(r.leader_address, other.address());
+
+  // Asked again at the leader, which accepts.
+  joiner.transport->send_join(r.leader_address, JoinRequest{NodeId(7), joiner.address()});
+  ASSERT_TRUE(run_until(io, [&] { return !other.recorder.joins.empty(); }));
+  other.transport->send_join_result(other.recorder.joins[0], JoinResult{true, "", NodeId(3), other.address()});
+  ASSERT_TRUE(run_until(io, [&] { return joiner.recorder.join_results.size() == 2; }));
+  EXPECT_TRUE(joiner.recorder.join_results[1].accepted);
+  // The joiner's connections carried only joins: no Raft traffic reached anyone.
+  EXPECT_TRUE(member.recorder.raft.empty());
+  EXPECT_TRUE(other.recorder.raft.empty());
+}
+
+}  // namespace
+}  // namespace conclave::peer
