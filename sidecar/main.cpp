@@ -1,0 +1,136 @@
+// conclaved: the Conclave sidecar daemon. Parses the configuration, sets up
+// logging (the node id in every line), opens and locks the data directory,
+// and runs the node, the peer transport and the admin socket on one
+// io_context until a signal or the node itself ends it.
+//
+// Exit codes: 0 after a clean stop (SIGTERM/SIGINT, or this node's removal
+// from the cluster); 1 when it cannot start or fails (a disk error is
+// fail-stop); 2 for a bad configuration.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <functional>
+
+#include "ipc/admin_server.h"
+#include "sidecar/node/config.h"
+#include "sidecar/node/node.h"
+#include "sidecar/node/peer_network.h"
+#include "sidecar/peer/transport.h"
+#include "sidecar/storage/data_dir.h"
+
+using namespace conclave;
+
+namespace {
+
+void set_up_logging(const node::NodeConfig& config) {
+  auto logger = spdlog::stderr_color_mt("conclaved");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e [node " + std::to_string(config.id) + "] %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int run(const node::NodeConfig& config) {
+  spdlog::info("conclaved starting: cluster '{}', data dir {}, peers on {} (advertised {}), admin socket {}",
+               config.cluster_id, config.data_dir, config.peer_listen, config.advertise, config.admin_socket);
+  if (config.no_fsync) {
+    spdlog::warn("*** --no-fsync: NOTHING IS FSYNCED. A crash or power loss can lose acknowledged writes and "
+                 "votes. For tests only; never run a real cluster like this. ***");
+  }
+  if (config.cluster_secret.empty()) {
+    spdlog::warn("no cluster secret: anyone who can reach the peer port and knows the cluster id can join the "
+                 "Raft traffic; set cluster_secret_file");
+  }
+
+  storage::DataDirOptions dir_options;
+  dir_options.log.fsync = !config.no_fsync;
+  auto data_dir = storage::DataDir::open(config.data_dir, dir_options);
+  if (!data_dir) {
+    spdlog::critical("cannot open the data directory: {}", data_dir.error().message);
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  node::Node node(io, config, **data_dir);
+  try {
+    node.recover();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+
+  peer::TransportOptions transport_options;
+  transport_options.self = raft::NodeId(config.id);
+  transport_options.cluster_id = config.cluster_id;
+  transport_options.listen_address = config.peer_listen;
+  transport_options.advertised_address = config.advertise;
+  transport_options.cluster_secret = config.cluster_secret;
+  peer::Transport transport(io, transport_options, node);
+  node::TransportNetwork network(transport);
+  ipc::AdminServer admin(io, ipc::AdminServerOptions{config.admin_socket}, node);
+  try {
+    transport.start();
+    admin.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+
+  int exit_code = 0;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  int signals_seen = 0;
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (++signals_seen == 1) {
+        spdlog::info("received {}: stopping (a leader hands off first; send it again to stop at once)", name);
+        node.shutdown();
+      } else {
+        spdlog::warn("received {} again: stopping at once", name);
+        io.stop();
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
+  node.start(network, [&](int code) {
+    exit_code = code;
+    signals.cancel();
+    admin.stop();
+    transport.stop();
+    io.stop();
+  });
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("unexpected error in the event loop: {}; stopping", e.what());
+    return 1;
+  }
+  spdlog::info("conclaved exits with code {}", exit_code);
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  node::ParsedConfig parsed;
+  try {
+    parsed = node::parse_command_line(argc, argv);
+  } catch (const node::ConfigError& e) {
+    std::fprintf(stderr, "conclaved: refusing to start: %s\n", e.what());
+    return 2;
+  }
+  if (parsed.outcome == node::ParseOutcome::kExitSuccess) {
+    std::fputs(parsed.message.c_str(), stdout);
+    return 0;
+  }
+  set_up_logging(parsed.config);
+  return run(parsed.config);
+}

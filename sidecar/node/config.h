@@ -1,0 +1,110 @@
+// conclaved's configuration: every setting with its documented default, read
+// from a TOML file (--config) and then overridden key by key from the command
+// line. The TOML keys are the long option names with underscores
+// (`--tick-ms` is `tick_ms`; `initial_members` is a table { "1" = "host:port" }).
+//
+// A bad configuration is refused before anything starts: ConfigError names
+// the key and says what is wrong with it, so the operator can fix it without
+// reading code.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace conclave::node {
+
+struct NodeConfig {
+  // Where the TOML file was read from; empty when none was given.
+  std::string config_file;
+
+  // This node's id in the cluster, >= 1. Required.
+  std::uint64_t id = 0;
+  // Names the cluster; peers of another cluster are refused. Required.
+  std::string cluster_id;
+  // The node's durable state (log, hard state, snapshots). Required.
+  std::string data_dir;
+  // Where to listen for peers, "host:port". Defaults to this node's entry in
+  // initial_members when that is given; otherwise required.
+  std::string peer_listen;
+  // What peers dial to reach this node. Defaults to this node's entry in
+  // initial_members, else peer_listen (which must then not be a wildcard).
+  std::string advertise;
+  // The admin socket (conclavectl). Default: <data_dir>/admin.sock.
+  std::string admin_socket;
+
+  // How an empty data directory starts; a node with state ignores all three.
+  // At most one may be given, and exactly one for an empty data directory:
+  //  initial_members  founders of a new cluster (must include this node's id)
+  //  solo             a new cluster of one; others join later
+  //  join             the peer address of any member of an existing cluster
+  std::map<std::uint64_t, std::string> initial_members;
+  bool solo = false;
+  std::string join;
+
+  // Raft timing: one tick every tick_ms; an election after election_ticks to
+  // 2*election_ticks silent ticks; leader heartbeats every heartbeat_ticks.
+  std::uint32_t tick_ms = 100;
+  std::uint32_t election_ticks = 10;
+  std::uint32_t heartbeat_ticks = 1;
+  // Take a snapshot and compact the log every this many applied entries
+  // (0: never).
+  std::uint64_t snapshot_entries = 10000;
+
+  // Shared secret proving cluster membership to peers. Give it inline or,
+  // better (it then stays out of `ps` and shell history), in a file whose
+  // first line is the secret. Empty: no authentication (a warning is logged).
+  std::string cluster_secret;
+  std::string cluster_secret_file;
+
+  // Test-only: skip every fsync. A crash can then lose acknowledged writes.
+  bool no_fsync = false;
+  // trace, debug, info, warn or error.
+  std::string log_level = "info";
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, std::string reason)
+      : std::runtime_error("configuration key '" + key + "': " + reason), key_(std::move(key)) {}
+  const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// What the command line asked for besides a configuration.
+enum class ParseOutcome { kRun, kExitSuccess };
+
+struct ParsedConfig {
+  ParseOutcome outcome = ParseOutcome::kRun;
+  NodeConfig config;
+  // Set when outcome is kExitSuccess (e.g. --help): print this to stdout.
+  std::string message;
+};
+
+// Parses argv (and the --config file it names), applies defaults, reads the
+// secret file, and validates. Throws ConfigError on anything wrong.
+ParsedConfig parse_command_line(int argc, const char* const* argv);
+
+// Loads a TOML document (text, for tests; `origin` names it in errors) into
+// `config`, key by key. Throws ConfigError on unknown keys and wrong types.
+void apply_toml(NodeConfig& config, const std::string& text, const std::string& origin);
+
+// "1=127.0.0.1:7001,2=127.0.0.1:7002" -> {1: ..., 2: ...}. Throws ConfigError.
+std::map<std::uint64_t, std::string> parse_members(const std::string& text);
+
+// Splits "host:port" (an IPv6 host in brackets). Throws ConfigError naming `key`.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+HostPort parse_host_port(const std::string& key, const std::string& value);
+
+// Fills the defaults that depend on other keys, reads cluster_secret_file,
+// and checks every key. Throws ConfigError.
+void finish_and_validate(NodeConfig& config);
+
+}  // namespace conclave::node

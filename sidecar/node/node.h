@@ -1,0 +1,215 @@
+// The node: the one event loop that drives the Raft core with the data
+// directory, the peer network, a tick timer and the admin socket.
+//
+// Everything runs on one boost::asio::io_context thread. Each input (a tick,
+// a peer message, an admin request) is handed to the core, and a drain is
+// posted; the drain runs once the current burst of inputs has been handled,
+// so every proposal that arrived meanwhile shares one fsync (group commit).
+// The drain follows sidecar/raft/raft.h exactly:
+//
+//   while (raft.has_ready()) {
+//     ready = raft.ready();
+//     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is sent
+//     send ready.messages         // InstallSnapshot streams from the snapshot store
+//     apply ready.committed       // no application yet: track applied, membership
+//     raft.advance(ready)
+//   }
+//
+// Membership: a node started with --join asks any member to add it; the
+// leader adds it as a learner, answers once that commits, and promotes it
+// once the core says it has caught up. A node that sees its own removal
+// committed stops with exit code 0. See node_membership.cpp.
+//
+// Files: node.cpp (lifecycle, tick, drain, apply), node_admin.cpp (the admin
+// requests, proposals and forwarding), node_membership.cpp (join, promote,
+// remove), node_snapshots.cpp (taking, sending and receiving snapshots).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "ipc/admin_service.h"
+#include "sidecar/node/config.h"
+#include "sidecar/node/peer_network.h"
+#include "sidecar/peer/transport.h"
+#include "sidecar/raft/raft.h"
+#include "sidecar/storage/data_dir.h"
+
+namespace conclave::node {
+
+class Node final : public peer::TransportHandler, public ipc::AdminService {
+ public:
+  // Called once, when the node has stopped for good: 0 after a clean stop (a
+  // signal, or this node's removal), non-zero after a fail-stop.
+  using ExitHandler = std::function<void(int exit_code)>;
+
+  Node(boost::asio::io_context& io, NodeConfig config, storage::DataDir& data_dir);
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Restores the core from the data directory; an empty one is founded
+  // (initial_members, solo) or left waiting to join, as the config says.
+  // Throws std::runtime_error with what to do when it cannot.
+  void recover();
+  // Starts ticking and, for a joiner, asking to join.
+  void start(PeerNetwork& network, ExitHandler on_exit);
+  // A graceful stop (SIGTERM): a leader hands leadership to the most
+  // caught-up voter first (waiting up to a few election timeouts).
+  void shutdown();
+
+  raft::NodeStatus status() const;
+  raft::Index applied_index() const { return applied_; }
+  raft::Index snapshot_index() const { return snapshot_index_; }
+  bool stopped() const { return stopped_; }
+
+  // peer::TransportHandler
+  void on_raft_message(raft::Message m) override;
+  bool on_snapshot_chunk(peer::SnapshotChunk chunk) override;
+  void on_forwarded_proposal(raft::NodeId from, peer::ForwardedProposal proposal) override;
+  void on_forward_result(raft::NodeId from, peer::ForwardResult result) override;
+  bool accepts_peer(raft::NodeId id) override;
+  void on_join_request(peer::JoinRequest request) override;
+  void on_join_result(peer::JoinResult result) override;
+
+  // ipc::AdminService
+  void admin_status(ipc::Reply reply) override;
+  void admin_propose(std::string data, ipc::Reply reply) override;
+  void admin_add_learner(std::uint64_t node, std::string address, ipc::Reply reply) override;
+  void admin_promote(std::uint64_t node, ipc::Reply reply) override;
+  void admin_remove(std::uint64_t node, ipc::Reply reply) override;
+  void admin_transfer_leader(std::uint64_t node, ipc::Reply reply) override;
+
+ private:
+  // What a committed (or lost) proposal tells whoever waits for it.
+  struct Outcome {
+    ipc::AdminError error = ipc::AdminError::kNone;
+    std::string reason;
+    raft::Index index;
+    raft::Term term;
+  };
+  using OutcomeFn = std::function<void(const Outcome&)>;
+  struct Pending {
+    raft::Term term;
+    OutcomeFn done;
+    std::uint64_t deadline_tick = 0;
+  };
+  struct PendingForward {
+    ipc::Reply reply;
+    std::uint64_t deadline_tick = 0;
+  };
+  struct PendingTransfer {
+    raft::NodeId target;
+    ipc::Reply reply;
+    std::uint64_t deadline_tick = 0;
+  };
+  // A snapshot arriving from the leader, staged in a file until complete:
+  // its configuration comes only with the last chunk, and the snapshot
+  // store's header needs it before the data.
+  struct IncomingSnapshot {
+    raft::NodeId from;
+    raft::Index index;
+    raft::Term term;
+    std::uint64_t bytes = 0;
+  };
+
+  // node.cpp
+  void schedule_tick();
+  void on_tick();
+  void poke();
+  void drain();
+  void send_messages(std::vector<raft::Message>& messages);
+  void apply(const raft::Ready& ready);
+  void apply_config_entry(const raft::Entry& entry);
+  void observe_changes();
+  void update_peer_addresses();
+  void fail_stop(const std::string& what);
+  void finish(int exit_code, const std::string& why);
+  void expire_pending();
+  std::uint64_t ticks(std::uint64_t election_timeouts) const;
+
+  // node_admin.cpp
+  void propose_then(std::string data, OutcomeFn done);
+  void propose_change_then(const raft::ConfigChange& change, OutcomeFn done);
+  void track(const raft::Proposal& p, OutcomeFn done);
+  void resolve_committed(const raft::Entry& entry);
+  void fail_all_pending(ipc::AdminError code, const std::string& reason);
+  ipc::AdminReply not_leader_reply() const;
+  std::string address_of(raft::NodeId id) const;
+  void membership_request(const raft::ConfigChange& change, ipc::Reply reply);
+  void check_transfer();
+
+  // node_membership.cpp
+  void join_tick();
+  void leader_membership_tick();
+  void handle_join_at_leader(const peer::JoinRequest& request);
+  void check_own_removal();
+
+  // node_snapshots.cpp
+  void maybe_take_snapshot();
+  void send_snapshot(raft::Message message);
+  std::string incoming_path() const;
+  void discard_incoming();
+
+  boost::asio::io_context& io_;
+  NodeConfig config_;
+  storage::DataDir& data_dir_;
+  std::unique_ptr<raft::Raft> raft_;
+  PeerNetwork* network_ = nullptr;
+  ExitHandler on_exit_;
+  boost::asio::steady_timer tick_timer_;
+  std::uint64_t tick_count_ = 0;
+
+  bool drain_posted_ = false;
+  bool stopped_ = false;
+  bool shutting_down_ = false;
+  std::uint64_t shutdown_deadline_tick_ = 0;
+
+  raft::Index applied_;
+  raft::Index snapshot_index_;
+
+  // What was last logged, to log each change once.
+  raft::Role last_role_ = raft::Role::kFollower;
+  raft::Term last_term_;
+  raft::NodeId last_leader_;
+  std::optional<raft::Configuration> last_config_;
+  // Every peer address ever learned (configurations, join answers): a
+  // joiner must reach the leader before its own configuration names it.
+  std::map<raft::NodeId, std::string> known_addresses_;
+
+  // Proposals waiting to commit, by index; bounded by kPendingMax.
+  std::map<raft::Index, Pending> pending_;
+  // Admin proposals forwarded to the leader, by request id.
+  std::map<std::uint64_t, PendingForward> forwards_;
+  std::uint64_t next_forward_id_ = 1;
+  std::optional<PendingTransfer> transfer_;
+
+  // Leader side of joining: requests to retry while the core is busy, and
+  // learners to promote once caught up.
+  std::map<raft::NodeId, peer::JoinRequest> joins_waiting_;
+  std::set<raft::NodeId> joins_in_flight_;
+  std::set<raft::NodeId> to_promote_;
+  // Joiner side: where to ask next, and when.
+  std::string join_target_;
+  std::uint64_t join_next_tick_ = 0;
+  std::uint64_t join_backoff_ticks_ = 1;
+  std::uint64_t join_unanswered_ = 0;
+  bool join_accepted_ = false;
+
+  // Removal: set once this node has been a member, and when it found itself
+  // gone from the configuration.
+  bool was_member_ = false;
+  std::optional<std::uint64_t> removed_since_tick_;
+
+  std::optional<IncomingSnapshot> incoming_;
+};
+
+}  // namespace conclave::node

@@ -1,0 +1,182 @@
+// Snapshots at the node: taking one every snapshot_entries applied entries
+// (and compacting the log behind it), streaming one to a follower the core
+// says is behind the log, and receiving one from the leader in chunks.
+//
+// There is no application yet, so a snapshot has empty data but real
+// metadata (index, term, configuration). That already exercises compaction
+// and InstallSnapshot end to end. Issue 5 (the application API) replaces the
+// empty data with the application's own snapshot, streamed from it.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "sidecar/node/node.h"
+
+namespace conclave::node {
+
+using raft::Index;
+using raft::NodeId;
+
+namespace {
+
+constexpr std::size_t kChunkBytes = 1u << 20;
+
+}  // namespace
+
+void Node::maybe_take_snapshot() {
+  if (config_.snapshot_entries == 0 || stopped_) return;
+  if (applied_.value() < snapshot_index_.value() + config_.snapshot_entries) return;
+  raft::SnapshotMeta meta = raft_->snapshot_meta_at(applied_);
+  auto writer = data_dir_.snapshots().begin(meta);
+  if (!writer) return fail_stop("cannot start a snapshot in " + data_dir_.path() + ": " + writer.error().message);
+  // Issue 5: the application's snapshot data is written here. Until then the
+  // data is empty and the metadata alone describes the state.
+  auto info = writer->commit();
+  if (!info) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + info.error().message);
+  raft_->snapshot_taken(meta);
+  snapshot_index_ = meta.index;
+  // Keep some entries behind the snapshot, so a follower slightly behind
+  // catches up from the log instead of needing the whole snapshot.
+  const std::uint64_t trailing = std::min<std::uint64_t>(config_.snapshot_entries / 2, 5000);
+  Index compact_to(meta.index.value() > trailing ? meta.index.value() - trailing : 0);
+  if (compact_to > Index(0)) {
+    raft_->compact(compact_to);
+    if (storage::Status s = data_dir_.compact(compact_to); !s) {
+      return fail_stop("compacting the log in " + data_dir_.path() + " failed: " + s.error().message);
+    }
+  }
+  spdlog::info("snapshot: took a snapshot through index {} (term {}); compacted the log through index {}",
+               meta.index.value(), meta.term.value(), compact_to.value());
+}
+
+void Node::send_snapshot(raft::Message message) {
+  const NodeId to = message.to;
+  if (!message.snapshot) {
+    spdlog::error("snapshot: the core asked to send a snapshot to node {} without saying which; not sent", to.value());
+    return;
+  }
+  std::optional<storage::SnapshotInfo> found;
+  for (const auto& info : data_dir_.snapshots().list()) {
+    if (info.meta.index == message.snapshot->index && info.meta.term == message.snapshot->term) found = info;
+  }
+  if (!found) {
+    spdlog::warn("snapshot: snapshot {} (term {}) for node {} is no longer in the store; the core will retry with a "
+                 "newer one",
+                 message.snapshot->index.value(), message.snapshot->term.value(), to.value());
+    return;
+  }
+  auto reader = data_dir_.snapshots().read(*found);
+  if (!reader) {
+    spdlog::error("snapshot: cannot read {} to send it to node {}: {}", found->path, to.value(),
+                  reader.error().message);
+    return;
+  }
+  auto shared = std::make_shared<storage::SnapshotReader>(std::move(reader).value());
+  spdlog::info("snapshot: sending snapshot through index {} ({} bytes) to node {}", found->meta.index.value(),
+               found->data_bytes, to.value());
+  network_->send_snapshot(std::move(message), [shared, to]() -> std::optional<std::string> {
+    auto chunk = shared->next(kChunkBytes);
+    if (!chunk) {
+      spdlog::error("snapshot: reading {} for node {} failed: {}; the stream is aborted", shared->info().path,
+                    to.value(), chunk.error().message);
+      return std::nullopt;
+    }
+    return std::move(chunk).value();
+  });
+}
+
+std::string Node::incoming_path() const { return data_dir_.path() + "/snapshot-incoming"; }
+
+void Node::discard_incoming() {
+  if (incoming_) std::remove(incoming_path().c_str());
+  incoming_.reset();
+}
+
+bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
+  if (stopped_) return false;
+  if (chunk.offset == 0) {
+    discard_incoming();
+    std::remove(incoming_path().c_str());
+    incoming_ = IncomingSnapshot{chunk.from, chunk.meta.index, chunk.meta.term, 0};
+    spdlog::info("snapshot: receiving snapshot through index {} (term {}) from node {}", chunk.meta.index.value(),
+                 chunk.meta.term.value(), chunk.from.value());
+  } else if (!incoming_ || incoming_->from != chunk.from || incoming_->index != chunk.meta.index ||
+             incoming_->term != chunk.meta.term || incoming_->bytes != chunk.offset) {
+    spdlog::warn("snapshot: chunk at offset {} from node {} does not continue the snapshot being received; dropping "
+                 "the copy (the leader resends)",
+                 chunk.offset, chunk.from.value());
+    discard_incoming();
+    return false;
+  }
+  if (!chunk.data.empty()) {
+    std::ofstream out(incoming_path(), std::ios::binary | std::ios::app);
+    out.write(chunk.data.data(), static_cast<std::streamsize>(chunk.data.size()));
+    if (!out.flush()) {
+      spdlog::error("snapshot: cannot write {}: check free space; dropping the copy", incoming_path());
+      discard_incoming();
+      return false;
+    }
+  }
+  incoming_->bytes += chunk.data.size();
+  if (!chunk.done) return true;
+
+  if (!chunk.install || !chunk.install->snapshot || chunk.total_bytes != incoming_->bytes) {
+    spdlog::warn("snapshot: the last chunk from node {} is inconsistent ({} bytes received, {} announced); dropping "
+                 "the copy",
+                 chunk.from.value(), incoming_->bytes, chunk.total_bytes);
+    discard_incoming();
+    return false;
+  }
+  const raft::SnapshotMeta meta = *chunk.install->snapshot;
+  if (meta.index > raft_->commit_index()) {
+    // Durable in the store before the core hears of it (raft.h).
+    auto writer = data_dir_.snapshots().begin(meta);
+    if (!writer) {
+      spdlog::error("snapshot: cannot store the received snapshot: {}", writer.error().message);
+      discard_incoming();
+      return false;
+    }
+    std::ifstream in(incoming_path(), std::ios::binary);
+    std::string buffer(kChunkBytes, '\0');
+    while (in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      std::streamsize n = in.gcount();
+      if (n <= 0) break;
+      if (storage::Status s = writer->write(std::string_view(buffer.data(), static_cast<std::size_t>(n))); !s) {
+        spdlog::error("snapshot: cannot store the received snapshot: {}", s.error().message);
+        discard_incoming();
+        return false;
+      }
+    }
+    auto info = writer->commit();
+    if (!info) {
+      spdlog::error("snapshot: cannot store the received snapshot: {}", info.error().message);
+      discard_incoming();
+      return false;
+    }
+    spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}", meta.index.value(),
+                 meta.term.value(), info->data_bytes, chunk.from.value());
+  }
+  discard_incoming();
+  raft_->step(*chunk.install);
+  poke();
+  return true;
+}
+
+void Node::on_raft_message(raft::Message m) {
+  if (stopped_) return;
+  raft_->step(m);
+  poke();
+}
+
+bool Node::accepts_peer(NodeId id) {
+  if (stopped_) return false;
+  const raft::Configuration& config = raft_->config();
+  // A node waiting to join accepts whoever contacts it: the leader.
+  if (config.voters.empty() && config.learners.empty()) return true;
+  return config.contains(id) || known_addresses_.count(id) != 0;
+}
+
+}  // namespace conclave::node
