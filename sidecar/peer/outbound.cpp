@@ -326,10 +326,20 @@ void Outbound::pump() {
   }
   writing_ = true;
   const std::uint64_t gen = generation_;
+  // A peer that vanished without a reset leaves the write pending until
+  // TCP gives up, many minutes later; a write that makes no progress for the
+  // idle timeout ends the connection instead, and frees its queue.
+  handshake_timer_.expires_after(ctx_->options.idle_timeout);
+  handshake_timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
+    if (ec || self->generation_ != gen || self->ctx_->stopped || !self->writing_) return;
+    self->fail(fmt::format("a write made no progress for {} ms",
+                           self->ctx_->options.idle_timeout.count()));
+  });
   asio::async_write(socket_, buffers,
                     [self = shared_from_this(), gen](error_code ec, std::size_t n) {
                       if (self->generation_ != gen || self->ctx_->stopped) return;
                       if (ec) return self->fail("write failed: " + ec.message());
+                      self->handshake_timer_.cancel();
                       self->writing_ = false;
                       self->counters_.frames_sent += self->in_flight_.size();
                       self->counters_.bytes_sent += n;

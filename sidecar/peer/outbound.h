@@ -88,6 +88,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   std::uint64_t generation_ = 0;  // bumped per dial; stale callbacks compare it
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket socket_;
+  // Bounds the dial and handshake, then each write.
   boost::asio::steady_timer handshake_timer_;
   boost::asio::steady_timer backoff_timer_;
   unsigned failures_ = 0;

@@ -46,7 +46,8 @@ struct TransportOptions {
   std::chrono::milliseconds reconnect_delay_max{3000};
   std::size_t snapshot_chunk_bytes = 1u << 20;
   // A connection on which nothing (not even the handshake) arrives for this
-  // long is closed.
+  // long is closed; so is an outbound one whose dial, handshake or current
+  // write takes longer (a peer that vanished without a reset).
   std::chrono::milliseconds idle_timeout{30000};
   // The kernel's send buffer on outbound connections (SO_SNDBUF); 0 keeps
   // the system's. Bytes there are already committed to the wire, so this

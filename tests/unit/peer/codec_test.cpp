@@ -137,5 +137,40 @@ TEST(PeerHandshake, ProofDependsOnSecretNonceClusterAndNode) {
   EXPECT_TRUE(hello_proof("", nonce, "c", raft::NodeId(1)).empty());
 }
 
+TEST(PeerHandshake, JudgeRefusesEachBadHelloWithItsReason) {
+  const std::string nonce = make_nonce();
+  auto hello = [&](std::uint64_t id) {
+    HelloCheck h;
+    h.protocol_version = 1;
+    h.cluster_id = "c";
+    h.node = raft::NodeId(id);
+    h.proof = hello_proof("s", nonce, "c", h.node);
+    return h;
+  };
+  auto judge = [&](const HelloCheck& h) {
+    return judge_hello(h, 1, "c", raft::NodeId(2), "s", nonce,
+                       [](raft::NodeId id) { return id == raft::NodeId(1); });
+  };
+  EXPECT_EQ(judge(hello(1)), "");
+  HelloCheck h = hello(1);
+  h.protocol_version = 2;
+  EXPECT_NE(judge(h).find("protocol version 2 is not supported"), std::string::npos);
+  h = hello(1);
+  h.cluster_id = "d";
+  EXPECT_NE(judge(h).find("cluster id 'd' does not match"), std::string::npos);
+  EXPECT_NE(judge(hello(3)).find("node 3 is not a member"), std::string::npos);
+  EXPECT_NE(judge(hello(2)).find("this node's own id"), std::string::npos);
+  EXPECT_NE(judge(hello(0)).find("node id 0 is reserved"), std::string::npos);
+  h = hello(1);
+  h.proof[0] = static_cast<char>(h.proof[0] ^ 1);
+  EXPECT_NE(judge(h).find("wrong cluster secret proof"), std::string::npos);
+  // A joiner is admitted without being a member, but not without the secret.
+  h = hello(3);
+  h.joining = true;
+  EXPECT_EQ(judge(h), "");
+  h.proof.clear();
+  EXPECT_NE(judge(h).find("wrong cluster secret proof"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace conclave::peer

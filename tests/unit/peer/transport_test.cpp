@@ -152,6 +152,16 @@ TEST(PeerTransport, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   EXPECT_EQ(a.counters_for(b.id()).frames_dropped, 0u);
 }
 
+TEST(PeerTransport, AConnectionThatSaysNothingIsClosedAfterTheIdleTimeout) {
+  LogCapture log;
+  asio::io_context io;
+  TransportOptions ob = options_for(2);
+  ob.idle_timeout = std::chrono::milliseconds(200);
+  TestNode b(io, ob);
+  EXPECT_TRUE(node_hangs_up_on(io, b, ""));
+  EXPECT_TRUE(log.contains("nothing received for 200 ms")) << log.text();
+}
+
 TEST(PeerTransport, AnAddressServingAnotherNodeIsRefusedByTheDialer) {
   LogCapture log;
   asio::io_context io;
