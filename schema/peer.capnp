@@ -38,7 +38,9 @@
 # SNAPSHOTS. When the Raft core tells a node to send InstallSnapshot, the
 # node streams the snapshot's bytes as snapshotChunk frames (offsets
 # contiguous from 0, at most 1 MiB each), the last with `done` set and the
-# snapshot's metadata and the Raft message that introduces it. The receiver
+# snapshot's metadata and the Raft message that introduces it (that last
+# chunk may carry no data). Other frames to the same peer may travel between
+# chunks, so heartbeats keep flowing during a long transfer. The receiver
 # writes the chunks to its snapshot store as they come and, once the last is
 # durable, steps its core with the Raft message. A chunk out of order, or a
 # new snapshot while one is in progress, restarts the receiver's copy.

@@ -66,7 +66,7 @@ void Inbound::on_frame(FrameReadResult r) {
   }
   if (!r.ok()) return close(r.protocol_error);
   arm_idle_timer();
-  if (state_ != State::kAwaitingHello) {
+  if (state_ == State::kMember) {  // joiners' ids are not bounded by the membership
     PeerCounters& c = ctx_->received[peer_];
     ++c.frames_received;
     c.bytes_received += r.frame->size_bytes();

@@ -164,6 +164,9 @@ class Transport {
   // Connections to peers no longer listed are closed.
   void set_peer_addresses(const std::map<raft::NodeId, std::string>& addresses);
 
+  // Any message but kInstallSnapshot, which needs its snapshot's bytes and
+  // so goes through send_snapshot (send() drops it with an error in the
+  // log). `from` is set to this node.
   void send(raft::Message message);
   // Streams a snapshot to message.to: chunks pulled from `source` as the
   // connection drains (never more than a few chunks queued), then the
