@@ -123,11 +123,14 @@ class SegmentedLog {
   SegmentedLog(const SegmentedLog&) = delete;
   SegmentedLog& operator=(const SegmentedLog&) = delete;
 
-  // Appends entries whose indices run on from last_index() + 1. Not durable
-  // until a sync() covering them returns. Returns the new last index.
+  // Appends entries whose indices run on from last_index() + 1 and returns
+  // the new last index. Nothing is written yet: the records wait in memory
+  // for the next sync(), which also reports any write error.
   Result<raft::Index> append(std::span<const raft::Entry> entries);
-  // Blocks until every entry through `through` (at most last_index()) is on
-  // disk. Only then may anything that depends on them be acknowledged.
+  // Blocks until every entry through `through` is on disk. Only then may
+  // anything that depends on them be acknowledged. kInvalidArgument if
+  // `through` is past the last entry (never appended, or truncated while we
+  // waited): nothing is acknowledged for it.
   Status sync(raft::Index through);
   Status sync() { return sync(last_index()); }
 
@@ -157,7 +160,8 @@ class SegmentedLog {
   std::uint64_t sync_count() const;
   const RecoveryReport& recovery() const { return recovery_; }
 
-  // Internal state, public only so the two source files can share it.
+ private:
+  // One segment file and the index of its records.
   struct Segment {
     raft::Index first;
     std::vector<std::uint64_t> offsets;  // offsets[i] holds entry first + i
@@ -172,7 +176,6 @@ class SegmentedLog {
     bool empty() const { return offsets.empty(); }
   };
 
- private:
   SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& options);
   Status recover();
   Result<Segment> recover_segment(const std::string& name, raft::Index name_first,
