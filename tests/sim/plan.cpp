@@ -57,7 +57,7 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
   o.snapshot_timeout_ticks = static_cast<int>(rng.between(20, 60));
   p.host.snapshot_every = rng.chance(700) ? rng.between(5, 60) : 0;
   p.host.compact_trailing_max = rng.between(0, 8);
-  p.host.chunk_bytes = rng.between(16, 128);
+  p.host.chunk_bytes = rng.between(48, 256);  // 1..12 chunks a snapshot
   p.host.lazy_sync_permille = rng.between(0, 1000);
   p.host.machine_save_permille = rng.chance(500) ? rng.between(10, 300) : 0;
   if (mix == "churn") {
