@@ -183,7 +183,7 @@ struct RawDialer {
   // Says hello as `id` with the right secret, then sends `frame`, then reads
   // until the acceptor closes; returns the frame types it received.
   static std::vector<unsigned> run(std::uint16_t port, std::uint64_t id,
-                                   const kj::Array<capnp::word>& frame) {
+                                   const kj::Array<capnp::word>& frame, bool joining = false) {
     asio::io_context cio;
     asio::ip::tcp::socket s(cio);
     s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -195,7 +195,7 @@ struct RawDialer {
     got.push_back(c.which());
     auto nonce = c.getChallenge().getNonce();
     TransportOptions o = options_for(id);
-    auto hello = hello_frame(o, "127.0.0.1:1", std::string(reinterpret_cast<const char*>(nonce.begin()), nonce.size()), false);
+    auto hello = hello_frame(o, "127.0.0.1:1", std::string(reinterpret_cast<const char*>(nonce.begin()), nonce.size()), joining);
     out.write(hello.begin(), hello.size() * sizeof(capnp::word));
     out.write(frame.begin(), frame.size() * sizeof(capnp::word));
     try {
@@ -244,6 +244,26 @@ TEST(PeerTransport, ARaftMessageNotFromTheHelloSenderClosesTheConnection) {
   ASSERT_TRUE(run_until(io, [&] { return !b.recorder.raft.empty(); },
                         [&] { a.transport->send(heartbeat(a.id(), b.id(), 5)); }));
   EXPECT_EQ(b.recorder.raft.front().context, 5u);
+}
+
+TEST(PeerTransport, AJoiningConnectionMaySendOnlyJoinRequests) {
+  LogCapture log;
+  asio::io_context io;
+  TestNode b(io, options_for(2));
+  b.recorder.members = {NodeId(2)};
+  std::vector<unsigned> got;
+  std::atomic<bool> finished = false;
+  const auto frame = raft_frame(heartbeat(NodeId(7), b.id()));
+  std::thread dialer([&] {
+    got = RawDialer::run(b.transport->listen_port(), 7, frame, /*joining=*/true);
+    finished = true;
+  });
+  ASSERT_TRUE(run_until(io, [&] { return finished.load(); }));
+  dialer.join();
+  // Admitted (welcome) although not a member, then closed at the Raft frame.
+  EXPECT_EQ(got, (std::vector<unsigned>{schema::peer::Frame::CHALLENGE, schema::peer::Frame::WELCOME}));
+  EXPECT_TRUE(b.recorder.raft.empty());
+  EXPECT_TRUE(log.contains("a joining node may send only join requests")) << log.text();
 }
 
 TEST(PeerTransport, ReconnectsAfterThePeerRestarts) {
