@@ -235,6 +235,7 @@ void Node::apply_config_entry(const raft::Entry& entry) {
     case raft::ConfigChangeType::kRemove:
       spdlog::info("membership: node {} removed (index {})", node, entry.index.value());
       to_promote_.erase(change->node);
+      if (raft_->role() == Role::kLeader && change->node != NodeId(config_.id)) tell_removed(change->node, entry.index);
       break;
   }
 }

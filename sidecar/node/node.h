@@ -152,6 +152,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService {
   void leader_membership_tick();
   void handle_join_at_leader(const peer::JoinRequest& request);
   void check_own_removal();
+  void tell_removed(raft::NodeId node, raft::Index index);
 
   // node_snapshots.cpp
   void maybe_take_snapshot();

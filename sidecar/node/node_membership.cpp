@@ -53,8 +53,31 @@ void Node::join_tick() {
   join_next_tick_ = tick_count_ + join_backoff_ticks_;
 }
 
+// The core stops replicating to a node as soon as its removal is appended,
+// so the removed node never sees the removal commit. The leader tells it
+// instead, with a refused join answer whose reason starts with this prefix
+// (peer.capnp has no dedicated message for it yet).
+constexpr std::string_view kRemovedNotice = "removed from the cluster";
+
+void Node::tell_removed(NodeId node, raft::Index index) {
+  std::string address = address_of(node);
+  if (address.empty()) return;
+  peer::JoinResult notice;
+  notice.accepted = false;
+  notice.error = std::string(kRemovedNotice) + " (the removal of node " + std::to_string(node.value()) +
+                 " committed at index " + std::to_string(index.value()) + ")";
+  notice.leader = NodeId(config_.id);
+  notice.leader_address = config_.advertise;
+  network_->send_join_result(peer::JoinRequest{node, address}, std::move(notice));
+}
+
 void Node::on_join_result(peer::JoinResult result) {
-  if (join_target_.empty() || stopped_) return;
+  if (stopped_) return;
+  if (!result.accepted && was_member_ && result.error.rfind(kRemovedNotice, 0) == 0) {
+    return finish(0, "the leader (node " + std::to_string(result.leader.value()) + ") says this node was " +
+                         result.error);
+  }
+  if (join_target_.empty()) return;
   join_unanswered_ = 0;
   if (result.leader != raft::kNoNode && !result.leader_address.empty()) {
     if (known_addresses_[result.leader] != result.leader_address) {

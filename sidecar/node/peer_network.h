@@ -26,8 +26,7 @@ class PeerNetwork {
   virtual std::map<raft::NodeId, peer::PeerCounters> counters() const { return {}; }
 };
 
-// The real thing: forwards to a peer::Transport. Header-only, so only the
-// binaries that construct one (conclaved) link the transport.
+// The real thing: forwards to a peer::Transport.
 class TransportNetwork final : public PeerNetwork {
  public:
   explicit TransportNetwork(peer::Transport& transport) : transport_(transport) {}
