@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -20,6 +21,7 @@
 #include "sidecar/node/config.h"
 #include "sidecar/node/node.h"
 #include "sidecar/node/peer_network.h"
+#include "sidecar/node/service_manager.h"
 #include "sidecar/peer/transport.h"
 #include "sidecar/storage/data_dir.h"
 
@@ -82,6 +84,8 @@ int run(const node::NodeConfig& config) {
   }
 
   int exit_code = 0;
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> ping_watchdog;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   int signals_seen = 0;
   std::function<void()> wait_for_signal = [&] {
@@ -89,6 +93,7 @@ int run(const node::NodeConfig& config) {
       if (ec) return;
       const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
       if (++signals_seen == 1) {
+        conclave::node::notify_stopping();
         spdlog::info("received {}: stopping (a leader hands off first; send it again to stop at once)", name);
         node.shutdown();
       } else {
@@ -102,11 +107,25 @@ int run(const node::NodeConfig& config) {
 
   node.start(network, [&](int code) {
     exit_code = code;
+    conclave::node::notify_stopping();
     signals.cancel();
+    watchdog.cancel();
     admin.stop();
     transport.stop();
     io.stop();
   });
+  if (auto interval = conclave::node::watchdog_ping_interval()) {
+    // Pinged from the event loop itself, so a stuck loop stops the pings.
+    ping_watchdog = [&, every = *interval] {
+      conclave::node::notify_watchdog();
+      watchdog.expires_after(every);
+      watchdog.async_wait([&](boost::system::error_code ec) {
+        if (!ec) ping_watchdog();
+      });
+    };
+    ping_watchdog();
+  }
+  conclave::node::notify_ready();
   try {
     io.run();
   } catch (const std::exception& e) {
