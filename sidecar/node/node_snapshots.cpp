@@ -174,9 +174,11 @@ void Node::on_raft_message(raft::Message m) {
 bool Node::accepts_peer(NodeId id) {
   if (stopped_) return false;
   const raft::Configuration& config = raft_->config();
-  // A node waiting to join accepts whoever contacts it: the leader.
+  // A node waiting to join accepts whoever contacts it: the leader. A
+  // member accepts members only, so a removed node is refused at the
+  // handshake (with the reason in its log) instead of disturbing elections.
   if (config.voters.empty() && config.learners.empty()) return true;
-  return config.contains(id) || known_addresses_.count(id) != 0;
+  return config.contains(id);
 }
 
 }  // namespace conclave::node
