@@ -20,6 +20,7 @@
 
 #include "sidecar/node/node.h"
 #include "sidecar/node/peer_network.h"
+#include "tests/fault/faulty_filesystem.h"
 
 namespace conclave::node {
 namespace {
@@ -47,6 +48,9 @@ class InProcessNetwork final : public PeerNetwork {
 };
 
 struct Member {
+  // Every node's disk can be told to fail (tests/fault's FaultyFilesystem).
+  std::unique_ptr<storage::testing::FaultPlan> faults;
+  std::unique_ptr<storage::testing::FaultyFilesystem> fs;
   std::unique_ptr<storage::DataDir> dir;
   std::unique_ptr<InProcessNetwork> network;
   std::unique_ptr<Node> node;
@@ -84,8 +88,10 @@ class Cluster {
   Node& add(const NodeConfig& config) {
     Member& m = members_[config.id];
     storage::DataDirOptions options;
-    options.log.fsync = false;
-    auto dir = storage::DataDir::open(config.data_dir, options);
+    options.log.fsync = !config.no_fsync;
+    m.faults = std::make_unique<storage::testing::FaultPlan>();
+    m.fs = std::make_unique<storage::testing::FaultyFilesystem>(*m.faults);
+    auto dir = storage::DataDir::open(config.data_dir, options, *m.fs);
     if (!dir) throw std::runtime_error(dir.error().message);
     m.dir = std::move(dir).value();
     m.network = std::make_unique<InProcessNetwork>(*this, NodeId(config.id));
@@ -316,6 +322,37 @@ TEST_F(NodeTest, ALeaderHandsOffLeadershipWhenShutDown) {
     Node* l = cluster.leader();
     return l != nullptr && l->status().id != old_id;
   }));
+}
+
+TEST_F(NodeTest, AFailedSyncStopsTheLeaderBeforeItSendsTheEntry) {
+  Cluster cluster("failstop");
+  std::map<std::uint64_t, std::string> members;
+  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    NodeConfig c = cluster.config(id);
+    c.initial_members = members;
+    c.no_fsync = false;  // the failure is injected at fdatasync
+    cluster.add(c);
+  }
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
+  Node* leader = cluster.leader();
+  auto first = propose(*leader, "durable");
+  ASSERT_TRUE(cluster.run_until([&] { return first->done; }));
+  ASSERT_EQ(first->reply.error, ipc::AdminError::kNone) << first->reply.reason;
+  const std::uint64_t leader_id = leader->status().id.value();
+  const std::uint64_t last_before = leader->status().last_index.value();
+
+  cluster.member(leader_id).faults->syncs_left = 0;  // every sync from now on fails
+  auto doomed = propose(*leader, "never durable");
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.member(leader_id).exit_code.has_value(); }));
+  EXPECT_EQ(*cluster.member(leader_id).exit_code, 1);
+  ASSERT_TRUE(doomed->done);
+  EXPECT_NE(doomed->reply.error, ipc::AdminError::kNone);
+  // Nothing the leader failed to persist reached a follower.
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    if (id == leader_id) continue;
+    EXPECT_LE(cluster.member(id).node->status().last_index.value(), last_before) << "node " << id;
+  }
 }
 
 TEST_F(NodeTest, AnEmptyDataDirectoryWithoutAModeIsRefused) {
