@@ -102,7 +102,7 @@ int run_log(const LogDumpOptions& options) {
   auto opened = storage::DataDir::open(dir);
   if (!opened) {
     std::string message = "cannot open " + dir + ": " + opened.error().message;
-    if (opened.error().code == storage::ErrorCode::kLocked) message += " (stop that conclaved first: the log is read offline)";
+    if (opened.error().code == storage::ErrorCode::kLocked) message += " (conclavectl log reads only a stopped node's data directory)";
     return fail(options, message);
   }
   storage::DataDir& d = *opened.value();

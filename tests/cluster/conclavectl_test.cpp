@@ -1,0 +1,101 @@
+// conclavectl end to end against a live cluster: status (text and JSON),
+// propose through a follower, leadership transfer on request, members, and
+// the errors an operator meets: no sidecar, bad usage, a running node's
+// data dir given to `log`. Checks exit codes (0 ok, 1 failure, 2 usage) and
+// that each error says what to do.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/cluster/cluster.h"
+
+namespace conclave::cluster_test {
+namespace {
+
+CommandResult ctl(const Cluster& cluster, std::uint64_t id, std::vector<std::string> args) {
+  std::vector<std::string> argv = {conclavectl_path(), "--socket", cluster.admin_socket(id)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, true);
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(Conclavectl, DrivesALiveCluster) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const std::uint64_t follower = leader == 1 ? 2 : 1;
+
+  auto status = ctl(cluster, leader, {"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_TRUE(contains(status.output, "leader")) << status.output;
+  EXPECT_TRUE(contains(status.output, cluster.peer_address(follower))) << status.output;
+
+  auto json = ctl(cluster, follower, {"status", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_TRUE(contains(json.output, "\"role\":\"follower\"")) << json.output;
+  EXPECT_TRUE(contains(json.output, "\"leader\":" + std::to_string(leader))) << json.output;
+
+  auto proposed = ctl(cluster, follower, {"--json", "propose", "from the CLI"});
+  EXPECT_EQ(proposed.exit_code, 0) << proposed.output;
+  EXPECT_TRUE(contains(proposed.output, "\"ok\":true")) << proposed.output;
+
+  auto members = ctl(cluster, leader, {"members"});
+  EXPECT_EQ(members.exit_code, 0) << members.output;
+  for (auto id : cluster.ids()) EXPECT_TRUE(contains(members.output, cluster.peer_address(id))) << members.output;
+
+  // Leadership moves on request, to the voter named.
+  auto moved = ctl(cluster, leader, {"transfer-leader", std::to_string(follower)});
+  EXPECT_EQ(moved.exit_code, 0) << moved.output;
+  const auto until = Clock::now() + kLeaderDeadline;
+  std::uint64_t now_leading = 0;
+  while (Clock::now() < until && now_leading != follower) {
+    now_leading = cluster.wait_for_leader();
+    if (now_leading != follower) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(now_leading, follower) << "leadership did not move to node " << follower;
+
+  // Membership changes go to the leader; a follower says where it is.
+  // (Promoting a voter is harmless should the old leader lead again.)
+  if (now_leading == follower) {
+    auto wrong = ctl(cluster, leader, {"members", "promote", "3"});
+    EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+    EXPECT_TRUE(contains(wrong.output, "notLeader")) << wrong.output;
+  }
+
+  // A running node's data dir is refused by the offline dump.
+  auto log = run_command({conclavectl_path(), "log", "--data-dir", cluster.data_dir(leader)}, true);
+  EXPECT_EQ(log.exit_code, 1) << log.output;
+  EXPECT_TRUE(contains(log.output, cluster.data_dir(leader))) << log.output;
+}
+
+TEST(Conclavectl, ErrorsSayWhatToDo) {
+  Cluster cluster;  // for its temp dir only
+  const std::string missing = cluster.temp_dir() + "/nobody.sock";
+  auto none = run_command({conclavectl_path(), "--socket", missing, "status"}, true);
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_TRUE(contains(none.output, "no sidecar listening at " + missing)) << none.output;
+  EXPECT_TRUE(contains(none.output, "--admin-socket")) << none.output;
+
+  auto none_json = run_command({conclavectl_path(), "--socket", missing, "--json", "status"});
+  EXPECT_EQ(none_json.exit_code, 1) << none_json.output;
+  EXPECT_TRUE(contains(none_json.output, "\"ok\":false")) << none_json.output;
+
+  auto no_socket = run_command({conclavectl_path(), "status"}, true);
+  EXPECT_EQ(no_socket.exit_code, 2) << no_socket.output;
+  EXPECT_TRUE(contains(no_socket.output, "--socket")) << no_socket.output;
+
+  auto bad_id = run_command({conclavectl_path(), "--socket", missing, "members", "promote", "zero"}, true);
+  EXPECT_EQ(bad_id.exit_code, 2) << bad_id.output;
+
+  auto no_command = run_command({conclavectl_path()}, true);
+  EXPECT_EQ(no_command.exit_code, 2) << no_command.output;
+
+  auto not_a_dir = run_command({conclavectl_path(), "log", "--data-dir", cluster.temp_dir() + "/nothing"}, true);
+  EXPECT_EQ(not_a_dir.exit_code, 1) << not_a_dir.output;
+  EXPECT_TRUE(contains(not_a_dir.output, "not a Conclave data directory")) << not_a_dir.output;
+}
+
+}  // namespace
+}  // namespace conclave::cluster_test

