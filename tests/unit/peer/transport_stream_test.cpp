@@ -1,6 +1,7 @@
 // Transports on loopback, continued: a snapshot of several MiB streamed in
 // chunks (intact, in order, with a heartbeat overtaking the tail of the
-// stream), forwarded proposals and their results, and the join round trip.
+// stream), forwarded proposals and their results, the join round trip, and
+// the lifecycle: peers removed from the address map, stop and start again.
 #include "sidecar/peer/transport.h"
 
 #include <gtest/gtest.h>
@@ -177,6 +178,42 @@ TEST(PeerTransport, AJoinerIsAnsweredAtTheAddressItGave) {
   // The joiner's connections carried only joins: no Raft traffic reached anyone.
   EXPECT_TRUE(member.recorder.raft.empty());
   EXPECT_TRUE(other.recorder.raft.empty());
+}
+
+TEST(PeerTransport, APeerRemovedFromTheAddressMapIsDisconnectedAndNotDialed) {
+  asio::io_context io;
+  TestNode a(io, options_for(1)), b(io, options_for(2));
+  introduce({&a, &b});
+  a.transport->send(heartbeat(a.id(), b.id(), 1));
+  ASSERT_TRUE(run_until(io, [&] { return b.recorder.raft.size() == 1; }));
+  a.transport->set_peer_addresses({});
+  EXPECT_FALSE(a.counters_for(b.id()).connected);
+  a.transport->send(heartbeat(a.id(), b.id(), 2));
+  EXPECT_EQ(a.counters_for(b.id()).frames_dropped, 1u);
+  // Listed again, it is dialed again.
+  a.transport->set_peer_addresses({{b.id(), b.address()}});
+  a.transport->send(heartbeat(a.id(), b.id(), 3));
+  ASSERT_TRUE(run_until(io, [&] { return b.recorder.raft.size() == 2; }));
+  EXPECT_EQ(b.recorder.raft[1].context, 3u);
+}
+
+TEST(PeerTransport, AStoppedTransportCanStartAgain) {
+  asio::io_context io;
+  TestNode a(io, options_for(1)), b(io, options_for(2));
+  introduce({&a, &b});
+  a.transport->send(heartbeat(a.id(), b.id(), 1));
+  ASSERT_TRUE(run_until(io, [&] { return b.recorder.raft.size() == 1; }));
+  b.transport->stop();
+  a.transport->stop();
+  a.transport->send(heartbeat(a.id(), b.id(), 2));  // dropped: stopped
+  EXPECT_GE(a.counters_for(b.id()).frames_dropped, 1u);
+  ASSERT_TRUE(run_until(io, [&] { return true; }));
+  b.transport->start();  // a new port: tell a
+  a.transport->start();
+  a.transport->set_peer_addresses({{b.id(), b.address()}});
+  a.transport->send(heartbeat(a.id(), b.id(), 3));
+  ASSERT_TRUE(run_until(io, [&] { return b.recorder.raft.size() == 2; }));
+  EXPECT_EQ(b.recorder.raft[1].context, 3u);
 }
 
 }  // namespace
