@@ -16,7 +16,11 @@
 # HANDSHAKE. A hello names the protocol version, the cluster id, the sender's
 # node id, and proves knowledge of the cluster secret when one is configured
 # (an HMAC-SHA256 over the acceptor's challenge nonce, so a recorded hello
-# cannot be replayed; mutual TLS replaces this in a later version). The acceptor refuses a hello from another cluster, from an
+# cannot be replayed). The hello carries a nonce of its own, and the welcome
+# proves the acceptor knows the secret too, so a dialer never hands Raft
+# traffic or snapshots to an impostor at a peer's address. (Frames after the
+# handshake are neither encrypted nor authenticated: mutual TLS replaces
+# this in a later version.) The acceptor refuses a hello from another cluster, from an
 # id it does not know as a member or learner (unless it is still waiting to
 # be contacted), with the wrong proof, or with an unsupported version. The
 # refusal says why, so the operator reading the dialer's log can fix it.
@@ -83,6 +87,8 @@ struct Hello {
   # the acceptor admits it without knowing its id, and reads nothing but
   # join frames from it.
   joining @5 :Bool;
+  # The dialer's challenge to the acceptor, answered by welcome.proof.
+  nonce @6 :Data;
 }
 
 # The acceptor's first frame: a nonce the dialer's proof must cover.
@@ -92,6 +98,10 @@ struct Challenge {
 
 struct Welcome {
   nodeId @0 :UInt64;
+  # HMAC-SHA256(cluster secret, "conclave-peer-v1-welcome" || hello.nonce ||
+  # clusterId || nodeId as 8 bytes little-endian), empty when the acceptor
+  # has no secret configured. A dialer with a secret requires it.
+  proof @1 :Data;
 }
 
 struct Refusal {

@@ -34,7 +34,8 @@ kj::Array<capnp::word> challenge_frame(const std::string& nonce) {
 }
 
 kj::Array<capnp::word> hello_frame(const TransportOptions& options, const std::string& advertised,
-                                   const std::string& nonce, bool joining) {
+                                   const std::string& nonce, const std::string& own_nonce,
+                                   bool joining) {
   return build([&](wire::Frame::Builder f) {
     auto hello = f.initHello();
     hello.setProtocolVersion(wire::PROTOCOL_VERSION);
@@ -44,11 +45,16 @@ kj::Array<capnp::word> hello_frame(const TransportOptions& options, const std::s
     hello.setProof(
         as_data(hello_proof(options.cluster_secret, nonce, options.cluster_id, options.self)));
     hello.setJoining(joining);
+    hello.setNonce(as_data(own_nonce));
   });
 }
 
-kj::Array<capnp::word> welcome_frame(raft::NodeId self) {
-  return build([&](wire::Frame::Builder f) { f.initWelcome().setNodeId(self.value()); });
+kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof) {
+  return build([&](wire::Frame::Builder f) {
+    auto welcome = f.initWelcome();
+    welcome.setNodeId(self.value());
+    welcome.setProof(as_data(proof));
+  });
 }
 
 kj::Array<capnp::word> refusal_frame(const std::string& reason) {

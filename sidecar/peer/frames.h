@@ -16,10 +16,12 @@
 namespace conclave::peer {
 
 kj::Array<capnp::word> challenge_frame(const std::string& nonce);
-// `advertised` is where our peers should dial us ("host:port").
+// `advertised` is where our peers should dial us ("host:port"); `nonce` is
+// the acceptor's challenge, `own_nonce` ours for the welcome to answer.
 kj::Array<capnp::word> hello_frame(const TransportOptions& options, const std::string& advertised,
-                                   const std::string& nonce, bool joining);
-kj::Array<capnp::word> welcome_frame(raft::NodeId self);
+                                   const std::string& nonce, const std::string& own_nonce,
+                                   bool joining);
+kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof);
 kj::Array<capnp::word> refusal_frame(const std::string& reason);
 kj::Array<capnp::word> raft_frame(const raft::Message& message);
 // One chunk of the snapshot `install.snapshot` describes. The last chunk

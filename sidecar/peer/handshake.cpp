@@ -20,10 +20,13 @@ std::string make_nonce() {
   return nonce;
 }
 
-std::string hello_proof(std::string_view secret, std::string_view nonce,
-                        std::string_view cluster_id, raft::NodeId node) {
+namespace {
+
+// The label keeps a hello's proof from ever passing for a welcome's.
+std::string proof(std::string_view label, std::string_view secret, std::string_view nonce,
+                  std::string_view cluster_id, raft::NodeId node) {
   if (secret.empty()) return {};
-  std::string input = "conclave-peer-v1";
+  std::string input(label);
   input.append(nonce);
   input.append(cluster_id);
   std::uint64_t id = node.value();
@@ -36,6 +39,18 @@ std::string hello_proof(std::string_view secret, std::string_view nonce,
     throw std::runtime_error("peer: OpenSSL could not compute the handshake HMAC");
   }
   return std::string(reinterpret_cast<const char*>(out), out_len);
+}
+
+}  // namespace
+
+std::string hello_proof(std::string_view secret, std::string_view nonce,
+                        std::string_view cluster_id, raft::NodeId node) {
+  return proof("conclave-peer-v1", secret, nonce, cluster_id, node);
+}
+
+std::string welcome_proof(std::string_view secret, std::string_view nonce,
+                          std::string_view cluster_id, raft::NodeId node) {
+  return proof("conclave-peer-v1-welcome", secret, nonce, cluster_id, node);
 }
 
 bool proofs_equal(std::string_view expected, std::string_view given) {

@@ -21,6 +21,10 @@ std::string make_nonce();
 // as 8 bytes little-endian); empty when the secret is empty.
 std::string hello_proof(std::string_view secret, std::string_view nonce,
                         std::string_view cluster_id, raft::NodeId node);
+// The acceptor's answer: the same over "conclave-peer-v1-welcome", the
+// dialer's nonce and the acceptor's id.
+std::string welcome_proof(std::string_view secret, std::string_view nonce,
+                          std::string_view cluster_id, raft::NodeId node);
 
 // Constant-time comparison, so a forger learns nothing from timing.
 bool proofs_equal(std::string_view expected, std::string_view given);

@@ -106,7 +106,14 @@ void Inbound::on_hello(wire::Hello::Reader hello) {
   state_ = check.joining ? State::kJoiner : State::kMember;
   spdlog::info("node {}: accepted {} (advertises {})", ctx_->self(), name(),
                hello.getAdvertisedAddress().cStr());
-  write(welcome_frame(o.self), false);
+  auto their_nonce = hello.getNonce();
+  if (their_nonce.size() > 1024) return refuse("the hello's nonce is absurdly long");
+  write(welcome_frame(o.self, welcome_proof(o.cluster_secret,
+                                            std::string_view(reinterpret_cast<const char*>(
+                                                                 their_nonce.begin()),
+                                                             their_nonce.size()),
+                                            o.cluster_id, o.self)),
+        false);
   if (state_ == State::kMember && ctx_->on_identified) ctx_->on_identified(peer_, shared_from_this());
   read_next();
 }

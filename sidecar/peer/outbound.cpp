@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sidecar/peer/frames.h"
+#include "sidecar/peer/handshake.h"
 
 namespace conclave::peer {
 
@@ -168,8 +169,9 @@ void Outbound::on_challenge(FrameReadResult r) {
   }
   if (nonce.size() > 1024) return fail("challenge nonce is absurdly long");
   // The hello goes out ahead of anything queued: nothing else may precede it.
+  own_nonce_ = make_nonce();
   auto hello = std::make_shared<kj::Array<capnp::word>>(
-      hello_frame(ctx_->options, ctx_->advertised_address, nonce, joining_));
+      hello_frame(ctx_->options, ctx_->advertised_address, nonce, own_nonce_, joining_));
   const std::uint64_t gen = generation_;
   asio::async_write(socket_, frame_buffer(*hello),
                     [self = shared_from_this(), gen, hello](error_code ec, std::size_t) {
@@ -198,6 +200,18 @@ void Outbound::on_reply(FrameReadResult r) {
     if (expected_ != raft::kNoNode && id != expected_) {
       return fail(fmt::format("the node at {} is node {}, not {}; check the peer addresses",
                               address_, id.value(), expected_.value()));
+    }
+    const auto& o = ctx_->options;
+    auto proof = frame.getWelcome().getProof();
+    if (!o.cluster_secret.empty() &&
+        !proofs_equal(welcome_proof(o.cluster_secret, own_nonce_, o.cluster_id, id),
+                      std::string_view(reinterpret_cast<const char*>(proof.begin()),
+                                       proof.size()))) {
+      return fail(fmt::format("the node at {} could not prove it knows the cluster secret; give "
+                              "every node the same cluster_secret (or check that the address is "
+                              "a conclave peer of this cluster)",
+                              address_),
+                  true);
     }
   } catch (const kj::Exception& e) {
     return fail(std::string("malformed handshake reply: ") + e.getDescription().cStr());
@@ -238,8 +252,8 @@ void Outbound::fail(const std::string& reason, bool refused) {
   ++failures_;
   const std::size_t lost = queue_.size() + in_flight_.size();
   if (refused) {
-    spdlog::error("node {}: {} {}; retrying in {} ms", ctx_->self(), name(), reason,
-                  delay.count());
+    spdlog::error("node {}: handshake with {} failed: {}; retrying in {} ms", ctx_->self(),
+                  name(), reason, delay.count());
   } else if (failures_ == 1 || failures_ % 20 == 0) {
     spdlog::warn("node {}: connection to {} failed ({}), {} queued frames dropped; retrying in "
                  "{} ms (failure {} in a row)",

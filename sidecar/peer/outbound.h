@@ -94,6 +94,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   unsigned failures_ = 0;
   std::minstd_rand jitter_;
   unsigned char watch_byte_ = 0;
+  std::string own_nonce_;  // this dial's challenge to the acceptor
 
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;  // of non-chunk frames in queue_

@@ -135,6 +135,9 @@ TEST(PeerHandshake, ProofDependsOnSecretNonceClusterAndNode) {
   EXPECT_FALSE(proofs_equal(p, hello_proof("secret", nonce, "c", raft::NodeId(2))));
   EXPECT_FALSE(proofs_equal(p, ""));
   EXPECT_TRUE(hello_proof("", nonce, "c", raft::NodeId(1)).empty());
+  // A hello's proof never passes for a welcome's.
+  EXPECT_FALSE(proofs_equal(p, welcome_proof("secret", nonce, "c", raft::NodeId(1))));
+  EXPECT_EQ(welcome_proof("secret", nonce, "c", raft::NodeId(1)).size(), 32u);
 }
 
 TEST(PeerHandshake, JudgeRefusesEachBadHelloWithItsReason) {

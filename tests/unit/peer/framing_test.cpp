@@ -50,7 +50,7 @@ std::string bytes_of(const kj::Array<capnp::word>& frame) {
 }
 
 TEST(PeerFraming, FramesBackToBackAreReadInOrder) {
-  const std::string stream = bytes_of(refusal_frame("first")) + bytes_of(welcome_frame(raft::NodeId(3))) +
+  const std::string stream = bytes_of(refusal_frame("first")) + bytes_of(welcome_frame(raft::NodeId(3), "proof")) +
                              bytes_of(refusal_frame(std::string(100000, 'z')));
   auto results = read_all(stream, 1u << 20);
   ASSERT_EQ(results.size(), 4u);

@@ -101,6 +101,26 @@ TEST(PeerTransport, HelloWithTheWrongSecretIsRefusedWithTheReason) {
   EXPECT_NE(none.find("wrong cluster secret proof"), std::string::npos) << none;
 }
 
+TEST(PeerTransport, ADialerRefusesAnAcceptorThatCannotProveTheSecret) {
+  LogCapture log;
+  asio::io_context io;
+  TransportOptions ob = options_for(2);
+  ob.cluster_secret.clear();  // b checks nothing and proves nothing
+  TestNode a(io, options_for(1)), b(io, ob);
+  introduce({&a, &b});
+  a.transport->send(heartbeat(a.id(), b.id()));
+  ASSERT_TRUE(run_until(io, [&] { return !a.counters_for(b.id()).last_error.empty(); }));
+  EXPECT_NE(a.counters_for(b.id()).last_error.find("could not prove it knows the cluster secret"),
+            std::string::npos)
+      << a.counters_for(b.id()).last_error;
+  EXPECT_TRUE(b.recorder.raft.empty());
+  // b, with no secret, may still dial a (a checks b's proof, which is empty:
+  // refused), so without a shared secret nothing flows either way.
+  b.transport->send(heartbeat(b.id(), a.id()));
+  ASSERT_TRUE(run_until(io, [&] { return !b.counters_for(a.id()).last_error.empty(); }));
+  EXPECT_NE(b.counters_for(a.id()).last_error.find("wrong cluster secret proof"), std::string::npos);
+}
+
 std::string le32(std::uint32_t v) {
   std::string s(4, '\0');
   for (int i = 0; i < 4; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -195,7 +215,7 @@ struct RawDialer {
     got.push_back(c.which());
     auto nonce = c.getChallenge().getNonce();
     TransportOptions o = options_for(id);
-    auto hello = hello_frame(o, "127.0.0.1:1", std::string(reinterpret_cast<const char*>(nonce.begin()), nonce.size()), joining);
+    auto hello = hello_frame(o, "127.0.0.1:1", std::string(reinterpret_cast<const char*>(nonce.begin()), nonce.size()), "dialer nonce", joining);
     out.write(hello.begin(), hello.size() * sizeof(capnp::word));
     out.write(frame.begin(), frame.size() * sizeof(capnp::word));
     try {
