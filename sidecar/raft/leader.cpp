@@ -30,8 +30,12 @@ void Raft::Impl::append_entry(EntryType type, std::string data) {
 
 void Raft::Impl::sync_progress_with_config() {
   const Configuration& config = log_.config();
+  // A node being removed keeps receiving the log until its removal commits,
+  // so that it learns it was removed (and stops) rather than wait forever.
+  const Configuration committed = log_.config_at(commit_);
   for (auto it = progress_.begin(); it != progress_.end();) {
-    it = config.contains(it->first) ? std::next(it) : progress_.erase(it);
+    const bool keep = config.contains(it->first) || committed.contains(it->first);
+    it = keep ? std::next(it) : progress_.erase(it);
   }
   auto add = [&](NodeId id) {
     if (id == opts_.id || progress_.count(id)) return;

@@ -237,6 +237,9 @@ void Raft::Impl::on_leader_commit_advanced(Index /*old_commit*/) {
   }
   release_reads();
   broadcast_append();
+  // Nodes whose removal just committed were sent that commit above; stop
+  // replicating to them now.
+  sync_progress_with_config();
 }
 
 }  // namespace conclave::raft

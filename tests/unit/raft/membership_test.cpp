@@ -140,6 +140,19 @@ TEST(Membership, RemovedFollowerLeavesAndDoesNotDisrupt) {
   EXPECT_EQ(c.applied_data(2), std::vector<std::string>{"after"});
 }
 
+TEST(Membership, RemovedFollowerLearnsItsRemovalCommitted) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  Proposal p = c.raft(1).propose_config_change(remove(3));
+  ASSERT_TRUE(p.ok());
+  c.settle();
+  // Node 3 holds the removal and knows it committed: its host can stop.
+  EXPECT_FALSE(c.raft(3).config().contains(NodeId(3)));
+  EXPECT_GE(c.raft(3).commit_index(), p.index);
+  // And the leader no longer replicates to it.
+  for (const PeerStatus& peer : c.raft(1).status().peers) EXPECT_NE(peer.id, NodeId(3));
+}
+
 TEST(Membership, RemovedNodeThatMissedItsRemovalCannotDisrupt) {
   TestCluster c(3);
   ASSERT_TRUE(c.elect(1));
