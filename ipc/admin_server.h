@@ -25,6 +25,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "ipc/admin_service.h"
+#include "ipc/unix_listener.h"
 
 namespace conclave::ipc {
 
@@ -57,15 +58,11 @@ class AdminServer {
   const AdminServerOptions& options() const { return options_; }
 
  private:
-  void accept();
-
-  boost::asio::io_context& io_;
   AdminServerOptions options_;
   AdminService& service_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
+  UnixListener listener_;
   std::set<std::shared_ptr<AdminSession>> sessions_;
   std::uint64_t next_session_ = 1;
-  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -5,8 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/write.hpp>
-
 #include "ipc/admin_server.h"
 #include "schema/admin.capnp.h"
 
@@ -60,67 +58,30 @@ void fill_status(admin::Status::Builder out, const StatusInfo& s) {
 
 AdminSession::AdminSession(AdminServer& server, boost::asio::local::stream_protocol::socket socket,
                            std::uint64_t number)
-    : server_(&server), socket_(std::move(socket)), number_(number) {}
+    : FramedConnection(std::move(socket), "admin session " + std::to_string(number),
+                       server.options().frame_bytes_max),
+      server_(&server) {}
 
-void AdminSession::start() {
-  spdlog::debug("admin: session {} opened", number_);
-  read_next();
+void AdminSession::on_closed() {
+  server_->session_closed(std::static_pointer_cast<AdminSession>(shared_from_this()));
 }
 
-void AdminSession::close() {
-  if (closed_) return;
-  closed_ = true;
-  boost::system::error_code ignored;
-  socket_.shutdown(boost::asio::socket_base::shutdown_both, ignored);
-  socket_.close(ignored);
-  outbox_.clear();
-  spdlog::debug("admin: session {} closed", number_);
-  server_->session_closed(shared_from_this());
-}
-
-void AdminSession::read_next() {
-  if (closed_ || closing_) return;
-  async_read_frame(socket_, server_->options().frame_bytes_max,
-                   [self = shared_from_this()](FrameResult r) { self->on_frame(std::move(r)); });
-}
-
-void AdminSession::on_frame(FrameResult result) {
-  if (closed_) return;
-  if (result.io_error) {
-    if (result.io_error != boost::asio::error::eof && result.io_error != boost::asio::error::operation_aborted) {
-      spdlog::debug("admin: session {}: {}", number_, result.io_error.message());
-    }
-    return close();
-  }
-  if (!result.protocol_error.empty() || !result.frame) {
-    spdlog::warn("admin: session {} sent a bad frame ({}); closing it", number_, result.protocol_error);
-    send(0, AdminReply::failure(AdminError::kMalformed, result.protocol_error +
-                                                            "; send one schema/admin.capnp Request per frame"));
-    return finish_after_writes();
-  }
-  try {
-    dispatch(*result.frame);
-  } catch (const kj::Exception& e) {
-    std::string why = std::string("malformed request: ") + e.getDescription().cStr();
-    spdlog::warn("admin: session {}: {}; closing it", number_, why);
-    send(0, AdminReply::failure(AdminError::kMalformed, why));
-    return finish_after_writes();
-  }
-  read_next();
+void AdminSession::on_protocol_error(const std::string& why) {
+  send(0, AdminReply::failure(AdminError::kMalformed, why + "; send one schema/admin.capnp Request per frame"));
 }
 
 Reply AdminSession::reply_for(std::uint64_t id) {
   ++in_flight_;
-  std::weak_ptr<AdminSession> weak = weak_from_this();
+  std::weak_ptr<AdminSession> weak = std::static_pointer_cast<AdminSession>(shared_from_this());
   return [weak, id](AdminReply reply) {
     auto self = weak.lock();
-    if (!self || self->closed_) return;
+    if (!self || self->closed()) return;
     --self->in_flight_;
     self->send(id, reply);
   };
 }
 
-void AdminSession::dispatch(Frame& frame) {
+void AdminSession::on_frame(Frame& frame) {
   auto request = frame.root<admin::Request>();
   std::uint64_t id = request.getId();
   if (in_flight_ >= server_->options().requests_in_flight_max) {
@@ -153,10 +114,10 @@ void AdminSession::dispatch(Frame& frame) {
 }
 
 void AdminSession::send(std::uint64_t id, const AdminReply& reply) {
-  if (closed_) return;
+  if (closed()) return;
   // A client that does not read its answers must not grow our memory.
-  if (outbox_.size() >= server_->options().requests_in_flight_max) {
-    spdlog::warn("admin: session {} is not reading its responses; closing it", number_);
+  if (queued_frames() >= server_->options().requests_in_flight_max) {
+    spdlog::warn("{} is not reading its responses; closing it", label());
     return close();
   }
   capnp::MallocMessageBuilder message;
@@ -175,31 +136,7 @@ void AdminSession::send(std::uint64_t id, const AdminReply& reply) {
   } else {
     r.setNone();
   }
-  outbox_.push_back(encode_frame(message));
-  write_next();
-}
-
-void AdminSession::write_next() {
-  if (writing_ || closed_) return;
-  if (outbox_.empty()) {
-    if (closing_) close();
-    return;
-  }
-  writing_ = true;
-  const auto& frame = outbox_.front();
-  boost::asio::async_write(socket_, boost::asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)),
-                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                             self->writing_ = false;
-                             if (self->closed_) return;
-                             if (ec) return self->close();
-                             self->outbox_.pop_front();
-                             self->write_next();
-                           });
-}
-
-void AdminSession::finish_after_writes() {
-  closing_ = true;
-  write_next();
+  queue(message);
 }
 
 }  // namespace conclave::ipc

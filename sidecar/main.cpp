@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "ipc/admin_server.h"
+#include "ipc/app_server.h"
 #include "sidecar/node/config.h"
 #include "sidecar/node/node.h"
 #include "sidecar/node/peer_network.h"
@@ -38,8 +39,10 @@ void set_up_logging(const node::NodeConfig& config) {
 }
 
 int run(const node::NodeConfig& config) {
-  spdlog::info("conclaved starting: cluster '{}', data dir {}, peers on {} (advertised {}), admin socket {}",
-               config.cluster_id, config.data_dir, config.peer_listen, config.advertise, config.admin_socket);
+  spdlog::info("conclaved starting: cluster '{}', data dir {}, peers on {} (advertised {}), admin socket {}, "
+               "application socket {}",
+               config.cluster_id, config.data_dir, config.peer_listen, config.advertise, config.admin_socket,
+               config.app_socket);
   if (config.no_fsync) {
     spdlog::warn("*** --no-fsync: NOTHING IS FSYNCED. A crash or power loss can lose acknowledged writes and "
                  "votes. For tests only; never run a real cluster like this. ***");
@@ -75,9 +78,15 @@ int run(const node::NodeConfig& config) {
   peer::Transport transport(io, transport_options, node);
   node::TransportNetwork network(transport);
   ipc::AdminServer admin(io, ipc::AdminServerOptions{config.admin_socket}, node);
+  ipc::AppServerOptions app_options;
+  app_options.path = config.app_socket;
+  app_options.allowed_uids.assign(config.app_allowed_uids.begin(), config.app_allowed_uids.end());
+  app_options.allowed_gids.assign(config.app_allowed_gids.begin(), config.app_allowed_gids.end());
+  ipc::AppServer apps(io, app_options, node);
   try {
     transport.start();
     admin.start();
+    apps.start();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
@@ -111,6 +120,7 @@ int run(const node::NodeConfig& config) {
     signals.cancel();
     watchdog.cancel();
     admin.stop();
+    apps.stop();
     transport.stop();
     io.stop();
   });

@@ -66,6 +66,21 @@ TomlSetter toml_bool(bool NodeConfig::*field) {
   };
 }
 
+TomlSetter toml_id_list(std::vector<std::uint32_t> NodeConfig::*field) {
+  return [field](NodeConfig& c, const toml::node& v, const std::string& key) {
+    const toml::array* a = v.as_array();
+    if (!a) throw ConfigError(key, "must be an array of numeric ids, e.g. [1000, 1001]");
+    (c.*field).clear();
+    for (const toml::node& item : *a) {
+      auto i = item.value_exact<std::int64_t>();
+      if (!i || *i < 0 || *i > std::numeric_limits<std::uint32_t>::max()) {
+        throw ConfigError(key, "every element must be a numeric id (0..4294967295)");
+      }
+      (c.*field).push_back(static_cast<std::uint32_t>(*i));
+    }
+  };
+}
+
 const std::map<std::string, TomlSetter>& toml_keys() {
   static const std::map<std::string, TomlSetter> keys = {
       {"id", toml_unsigned(&NodeConfig::id)},
@@ -74,6 +89,9 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"peer_listen", toml_string(&NodeConfig::peer_listen)},
       {"advertise", toml_string(&NodeConfig::advertise)},
       {"admin_socket", toml_string(&NodeConfig::admin_socket)},
+      {"app_socket", toml_string(&NodeConfig::app_socket)},
+      {"app_allowed_uids", toml_id_list(&NodeConfig::app_allowed_uids)},
+      {"app_allowed_gids", toml_id_list(&NodeConfig::app_allowed_gids)},
       {"solo", toml_bool(&NodeConfig::solo)},
       {"join", toml_string(&NodeConfig::join)},
       {"tick_ms", toml_unsigned(&NodeConfig::tick_ms)},
@@ -108,10 +126,11 @@ struct Override {
 };
 
 template <typename T>
-void bind_option(CLI::App& app, std::vector<Override>& out, NodeConfig& cli, T NodeConfig::*field, const std::string& name,
-          const std::string& help) {
+CLI::Option* bind_option(CLI::App& app, std::vector<Override>& out, NodeConfig& cli, T NodeConfig::*field,
+                         const std::string& name, const std::string& help) {
   CLI::Option* o = app.add_option(name, cli.*field, help);
   out.push_back({o, [field](NodeConfig& dst, const NodeConfig& src) { dst.*field = src.*field; }});
+  return o;
 }
 
 void bind_flag(CLI::App& app, std::vector<Override>& out, NodeConfig& cli, bool NodeConfig::*field,
@@ -248,6 +267,10 @@ void finish_and_validate(NodeConfig& c) {
                                        self_member + "'); they must agree, since peers dial the latter");
   }
   if (c.admin_socket.empty()) c.admin_socket = c.data_dir + "/admin.sock";
+  if (c.app_socket.empty()) c.app_socket = c.data_dir + "/app.sock";
+  if (c.app_socket == c.admin_socket) {
+    throw ConfigError("app_socket", "'" + c.app_socket + "' is also the admin socket; give each its own path");
+  }
 
   if (c.tick_ms < 1 || c.tick_ms > 60000) throw ConfigError("tick_ms", "must be in 1..60000 milliseconds");
   if (c.heartbeat_ticks < 1) throw ConfigError("heartbeat_ticks", "must be >= 1");
@@ -287,6 +310,12 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
   bind_option(app, overrides, cli, &NodeConfig::peer_listen, "--peer-listen", "host:port to listen on for peers");
   bind_option(app, overrides, cli, &NodeConfig::advertise, "--advertise", "host:port peers dial to reach this node");
   bind_option(app, overrides, cli, &NodeConfig::admin_socket, "--admin-socket", "admin UNIX socket (<data-dir>/admin.sock)");
+  bind_option(app, overrides, cli, &NodeConfig::app_socket, "--app-socket",
+              "application UNIX socket (<data-dir>/app.sock)");
+  bind_option(app, overrides, cli, &NodeConfig::app_allowed_uids, "--app-allowed-uids",
+              "uids that may attach (default: this user, its group, root)")->delimiter(',');
+  bind_option(app, overrides, cli, &NodeConfig::app_allowed_gids, "--app-allowed-gids", "gids that may attach")
+      ->delimiter(',');
   CLI::Option* members_opt = app.add_option("--initial-members", members_text,
                                             "founders of a new cluster: \"1=host:port,2=host:port,...\"");
   bind_flag(app, overrides, cli, &NodeConfig::solo, "--solo", "found a new cluster of one");

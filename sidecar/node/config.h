@@ -34,6 +34,13 @@ struct NodeConfig {
   std::string advertise;
   // The admin socket (conclavectl). Default: <data_dir>/admin.sock.
   std::string admin_socket;
+  // The application socket (schema/app.capnp), mode 0660. Default:
+  // <data_dir>/app.sock.
+  std::string app_socket;
+  // Who may attach to the application socket (checked with SO_PEERCRED).
+  // Both empty: the sidecar's own user, its group, and root.
+  std::vector<std::uint32_t> app_allowed_uids;
+  std::vector<std::uint32_t> app_allowed_gids;
 
   // How an empty data directory starts; a node with state ignores all three.
   // At most one may be given, and exactly one for an empty data directory:
@@ -49,8 +56,9 @@ struct NodeConfig {
   std::uint32_t tick_ms = 100;
   std::uint32_t election_ticks = 10;
   std::uint32_t heartbeat_ticks = 1;
-  // Take a snapshot and compact the log every this many applied entries
-  // (0: never).
+  // Ask an attached application for a snapshot, and compact the log behind
+  // it, every this many applied entries (0: never). With no application
+  // attached the log is not compacted: only the application holds the state.
   std::uint64_t snapshot_entries = 10000;
 
   // Shared secret proving cluster membership to peers. Give it inline or,

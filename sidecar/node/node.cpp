@@ -174,11 +174,12 @@ void Node::drain() {
     send_messages(ready.messages);
     apply(ready);
     if (stopped_) return;
+    answer_reads(ready);
     raft_->advance(ready);
   }
   observe_changes();
   check_transfer();
-  maybe_take_snapshot();
+  pump_all();
   if (raft_->has_ready()) poke();
 }
 
@@ -193,9 +194,9 @@ void Node::send_messages(std::vector<raft::Message>& messages) {
 }
 
 void Node::apply(const raft::Ready& ready) {
-  // No application yet (issue 5 brings the application API): applying is
-  // tracking the applied index, acting on membership changes and answering
-  // whoever waits for a proposal.
+  // The applications read committed entries from the log themselves
+  // (node_apps.cpp); applying here is tracking the applied index, acting on
+  // membership changes and answering whoever waits for a proposal.
   bool removed = false;
   for (const raft::Entry& entry : ready.committed) {
     if (entry.index <= applied_) continue;
@@ -339,6 +340,7 @@ void Node::finish(int exit_code, const std::string& why) {
   stopped_ = true;
   tick_timer_.cancel();
   fail_all_pending(ipc::AdminError::kShuttingDown, "the node is stopping (" + why + ")");
+  fail_app_requests("the sidecar is stopping (" + why + ")");
   discard_incoming();
   spdlog::log(exit_code == 0 ? spdlog::level::info : spdlog::level::err, "node stopping: {} (exit code {})", why,
               exit_code);

@@ -11,9 +11,11 @@
 //     ready = raft.ready();
 //     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is sent
 //     send ready.messages         // InstallSnapshot streams from the snapshot store
-//     apply ready.committed       // no application yet: track applied, membership
+//     apply ready.committed       // track applied and membership; answer proposals
+//     answer ready.reads          // barriers
 //     raft.advance(ready)
 //   }
+//   feed each attached application's stream from the log; maybe ask one for a snapshot
 //
 // Membership: a node started with --join asks any member to add it; the
 // leader adds it as a learner, answers once that commits, and promotes it
@@ -21,8 +23,10 @@
 // committed stops with exit code 0. See node_membership.cpp.
 //
 // Files: node.cpp (lifecycle, tick, drain, apply), node_admin.cpp (the admin
-// requests, proposals and forwarding), node_membership.cpp (join, promote,
-// remove), node_snapshots.cpp (taking, sending and receiving snapshots).
+// requests, proposals and forwarding), node_apps.cpp (the application
+// socket: streams, barriers, snapshots from the application),
+// node_membership.cpp (join, promote, remove), node_snapshots.cpp (sending
+// and receiving snapshots between peers).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +41,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "ipc/admin_service.h"
+#include "ipc/app_service.h"
+#include "sidecar/node/app_cursor.h"
 #include "sidecar/node/config.h"
 #include "sidecar/node/peer_network.h"
 #include "sidecar/peer/transport.h"
@@ -45,7 +51,7 @@
 
 namespace conclave::node {
 
-class Node final : public peer::TransportHandler, public ipc::AdminService {
+class Node final : public peer::TransportHandler, public ipc::AdminService, public ipc::AppService {
  public:
   // Called once, when the node has stopped for good: 0 after a clean stop (a
   // signal, or this node's removal), non-zero after a fail-stop.
@@ -87,6 +93,19 @@ class Node final : public peer::TransportHandler, public ipc::AdminService {
   void admin_promote(std::uint64_t node, ipc::Reply reply) override;
   void admin_remove(std::uint64_t node, ipc::Reply reply) override;
   void admin_transfer_leader(std::uint64_t node, ipc::Reply reply) override;
+
+  // ipc::AppService (node_apps.cpp)
+  void app_attach(const std::shared_ptr<ipc::AppStream>& stream, ipc::AttachRequest request,
+                  ipc::AppReplyFn reply) override;
+  void app_propose(const std::shared_ptr<ipc::AppStream>& stream, ipc::ProposeRequest request,
+                   ipc::AppReplyFn reply) override;
+  void app_barrier(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppReplyFn reply) override;
+  void app_status(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppReplyFn reply) override;
+  void app_applied(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index) override;
+  void app_snapshot_chunk(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string data,
+                          bool done, std::optional<ipc::AppReplyFn> reply) override;
+  void app_writable(const std::shared_ptr<ipc::AppStream>& stream) override;
+  void app_detached(const std::shared_ptr<ipc::AppStream>& stream) override;
 
  private:
   // What a committed (or lost) proposal tells whoever waits for it.
@@ -136,7 +155,20 @@ class Node final : public peer::TransportHandler, public ipc::AdminService {
   void expire_pending();
   std::uint64_t ticks(std::uint64_t election_timeouts) const;
 
+  // node_apps.cpp
+  void start_join(AppCursor& cursor);
+  void pump(AppCursor& cursor);
+  void pump_all();
+  void deliver(AppCursor& cursor, const raft::Entry& entry);
+  void maybe_request_snapshot();
+  void finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply);
+  void abort_app_snapshot(const std::string& why);
+  void answer_reads(const raft::Ready& ready);
+  void fail_app_requests(const std::string& why);
+
   // node_admin.cpp
+  // Proposes on the leader, or forwards to it from a follower.
+  void propose_anywhere(std::string data, ipc::Reply reply);
   void propose_then(std::string data, OutcomeFn done);
   void propose_change_then(const raft::ConfigChange& change, OutcomeFn done);
   void track(const raft::Proposal& p, OutcomeFn done);
@@ -155,7 +187,6 @@ class Node final : public peer::TransportHandler, public ipc::AdminService {
   void tell_removed(raft::NodeId node, raft::Index index);
 
   // node_snapshots.cpp
-  void maybe_take_snapshot();
   void send_snapshot(raft::Message message);
   std::string incoming_path() const;
   void discard_incoming();
@@ -211,6 +242,16 @@ class Node final : public peer::TransportHandler, public ipc::AdminService {
   std::optional<std::uint64_t> removed_since_tick_;
 
   std::optional<IncomingSnapshot> incoming_;
+
+  // Attached applications, and the snapshot one of them is streaming.
+  std::map<const ipc::AppStream*, AppCursor> apps_;
+  std::unique_ptr<AppSnapshotInProgress> app_snapshot_;
+  // The applied index at which the log last needed a snapshot nobody could
+  // give (logged once per threshold).
+  bool snapshot_unavailable_logged_ = false;
+  // Barriers waiting for the core's ReadIndex, by context.
+  std::map<std::uint64_t, ipc::AppReplyFn> reads_;
+  std::uint64_t next_read_context_ = 1;
 };
 
 }  // namespace conclave::node

@@ -4,6 +4,7 @@
 // side of forwarded proposals.
 #include <spdlog/spdlog.h>
 
+#include "sidecar/node/app_entry.h"
 #include "sidecar/node/node.h"
 
 namespace conclave::node {
@@ -168,6 +169,11 @@ void Node::admin_status(ipc::Reply reply) {
 }
 
 void Node::admin_propose(std::string data, ipc::Reply reply) {
+  // An entry of no client session: applications see it like any other.
+  propose_anywhere(encode_app_entry(0, 0, 0, data), std::move(reply));
+}
+
+void Node::propose_anywhere(std::string data, ipc::Reply reply) {
   if (stopped_ || shutting_down_) return reply(AdminReply::failure(AdminError::kShuttingDown, "the node is stopping"));
   if (raft_->role() == Role::kLeader) {
     return propose_then(std::move(data), [this, reply](const Outcome& o) {

@@ -1,11 +1,6 @@
-// Snapshots at the node: taking one every snapshot_entries applied entries
-// (and compacting the log behind it), streaming one to a follower the core
-// says is behind the log, and receiving one from the leader in chunks.
-//
-// There is no application yet, so a snapshot has empty data but real
-// metadata (index, term, configuration). That already exercises compaction
-// and InstallSnapshot end to end. Issue 5 (the application API) replaces the
-// empty data with the application's own snapshot, streamed from it.
+// Snapshots between peers: streaming one to a follower the core says is
+// behind the log, and receiving one from the leader in chunks. Taking a
+// snapshot is the application's part (node_apps.cpp).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,32 +19,6 @@ namespace {
 constexpr std::size_t kChunkBytes = 1u << 20;
 
 }  // namespace
-
-void Node::maybe_take_snapshot() {
-  if (config_.snapshot_entries == 0 || stopped_) return;
-  if (applied_.value() < snapshot_index_.value() + config_.snapshot_entries) return;
-  raft::SnapshotMeta meta = raft_->snapshot_meta_at(applied_);
-  auto writer = data_dir_.snapshots().begin(meta);
-  if (!writer) return fail_stop("cannot start a snapshot in " + data_dir_.path() + ": " + writer.error().message);
-  // Issue 5: the application's snapshot data is written here. Until then the
-  // data is empty and the metadata alone describes the state.
-  auto info = writer->commit();
-  if (!info) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + info.error().message);
-  raft_->snapshot_taken(meta);
-  snapshot_index_ = meta.index;
-  // Keep some entries behind the snapshot, so a follower slightly behind
-  // catches up from the log instead of needing the whole snapshot.
-  const std::uint64_t trailing = std::min<std::uint64_t>(config_.snapshot_entries / 2, 5000);
-  Index compact_to(meta.index.value() > trailing ? meta.index.value() - trailing : 0);
-  if (compact_to > Index(0)) {
-    raft_->compact(compact_to);
-    if (storage::Status s = data_dir_.compact(compact_to); !s) {
-      return fail_stop("compacting the log in " + data_dir_.path() + " failed: " + s.error().message);
-    }
-  }
-  spdlog::info("snapshot: took a snapshot through index {} (term {}); compacted the log through index {}",
-               meta.index.value(), meta.term.value(), compact_to.value());
-}
 
 void Node::send_snapshot(raft::Message message) {
   const NodeId to = message.to;

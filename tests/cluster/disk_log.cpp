@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sidecar/node/app_entry.h"
 #include "sidecar/storage/data_dir.h"
 
 namespace conclave::cluster_test {
@@ -54,8 +55,11 @@ void expect_all_acked_present(const DiskLog& log, const std::vector<Acked>& acke
       continue;
     }
     EXPECT_EQ(e->type, raft::EntryType::kNormal) << log.data_dir << ": entry " << a.index;
-    EXPECT_EQ(e->data, a.data) << log.data_dir << ": acknowledged entry " << a.index
-                               << " holds other data than was proposed";
+    // The node stores every proposal in its client-session envelope.
+    auto proposed = node::decode_app_entry(e->data);
+    ASSERT_TRUE(proposed.has_value()) << log.data_dir << ": entry " << a.index << " is not an application entry";
+    EXPECT_EQ(proposed->data, a.data) << log.data_dir << ": acknowledged entry " << a.index
+                                      << " holds other data than was proposed";
   }
 }
 

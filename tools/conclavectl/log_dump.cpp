@@ -11,6 +11,7 @@
 
 #include "sidecar/storage/data_dir.h"
 #include "tools/conclavectl/data_text.h"
+#include "sidecar/node/app_entry.h"
 #include "tools/conclavectl/json_writer.h"
 
 namespace conclave::ctl {
@@ -151,19 +152,27 @@ int run_log(const LogDumpOptions& options) {
     for (const raft::Entry& e : *batch) {
       std::optional<std::string> change;
       if (e.type == raft::EntryType::kConfig) change = change_text(e.data);
+      // A proposal's data, out of its client-session envelope.
+      std::optional<node::AppEntry> proposal;
+      if (e.type == raft::EntryType::kNormal) proposal = node::decode_app_entry(e.data);
+      const std::string data = proposal ? std::string(proposal->data) : e.data;
       if (options.json) {
         j.begin_object().field("index", e.index.value()).field("term", e.term.value()).field("type", type_name(e.type));
-        if (is_printable(e.data)) {
-          j.field("data", e.data);
+        if (proposal) j.field("session", proposal->session).field("seq", proposal->seq);
+        if (is_printable(data)) {
+          j.field("data", data);
         } else {
-          j.field("data_hex", to_hex(e.data));
+          j.field("data_hex", to_hex(data));
         }
         if (change) j.field("change", *change);
         j.end_object();
       } else {
+        std::string session;
+        if (proposal && proposal->session != 0) {
+          session = "[session " + std::to_string(proposal->session) + " seq " + std::to_string(proposal->seq) + "] ";
+        }
         std::cout << padded(std::to_string(e.index.value()), 7) << padded(std::to_string(e.term.value()), 6)
-                  << padded(type_name(e.type), 8)
-                  << (change ? *change : shown(e.data)) << '\n';
+                  << padded(type_name(e.type), 8) << (change ? *change : session + shown(data)) << '\n';
       }
       next = e.index.value() + 1;
     }

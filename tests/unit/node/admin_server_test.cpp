@@ -18,6 +18,7 @@
 
 #include "ipc/admin_server.h"
 #include "ipc/framing.h"
+#include "tests/unit/node/frame_client.h"
 #include "schema/admin.capnp.h"
 
 namespace conclave::ipc {
@@ -73,44 +74,12 @@ class AdminServerTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // A blocking client on its own io_context; the server's loop is run by
-  // the test between steps.
-  struct Client {
-    boost::asio::io_context io;
-    stream_protocol::socket socket{io};
-  };
+  std::unique_ptr<testing::FrameClient> connect() { return std::make_unique<testing::FrameClient>(io_, path_); }
 
-  std::unique_ptr<Client> connect() {
-    auto c = std::make_unique<Client>();
-    c->socket.connect(stream_protocol::endpoint(path_));
-    return c;
+  static void send(testing::FrameClient& c, const std::function<void(admin::Request::Builder)>& fill) {
+    c.send<admin::Request>(fill);
   }
-
-  static void send(Client& c, const std::function<void(admin::Request::Builder)>& fill) {
-    capnp::MallocMessageBuilder message;
-    fill(message.initRoot<admin::Request>());
-    auto frame = encode_frame(message);
-    boost::asio::write(c.socket, boost::asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)));
-  }
-
-  // Runs the server loop until a whole frame has arrived on the client.
-  std::unique_ptr<Frame> receive(Client& c) {
-    std::unique_ptr<Frame> frame;
-    bool done = false;
-    async_read_frame(c.socket, 1u << 20, [&](FrameResult r) {
-      frame = std::move(r.frame);
-      done = true;
-    });
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-      io_.poll();
-      c.io.poll();
-      c.io.restart();
-      io_.restart();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return frame;
-  }
+  static std::unique_ptr<Frame> receive(testing::FrameClient& c) { return c.receive(); }
 
   boost::asio::io_context io_;
   ScriptedService service_;
@@ -171,7 +140,7 @@ TEST_F(AdminServerTest, AMalformedFrameClosesOnlyItsConnection) {
   auto bad = connect();
   // A segment table claiming 100000 segments.
   const unsigned char garbage[8] = {0x9f, 0x86, 0x01, 0x00, 0, 0, 0, 0};
-  boost::asio::write(bad->socket, boost::asio::buffer(garbage, sizeof garbage));
+  bad->write_raw(garbage, sizeof garbage);
   auto error = receive(*bad);
   ASSERT_TRUE(error);
   EXPECT_EQ(error->root<admin::Response>().getId(), 0u);

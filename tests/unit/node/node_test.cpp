@@ -8,213 +8,17 @@
 // with a generous bound that only stops a hung test.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <boost/asio/post.hpp>
-#include <chrono>
-#include <filesystem>
-#include <functional>
-#include <map>
-#include <memory>
-#include <string>
-
-#include "sidecar/node/node.h"
-#include "sidecar/node/peer_network.h"
-#include "tests/fault/faulty_filesystem.h"
+#include "tests/unit/node/fake_app.h"
+#include "tests/unit/node/node_cluster.h"
 
 namespace conclave::node {
 namespace {
 
 using raft::NodeId;
-
-class Cluster;
-
-// Delivers every send as a posted call on the receiving Node, by id or by
-// address, as the TCP transport would (best effort: unknown targets drop).
-class InProcessNetwork final : public PeerNetwork {
- public:
-  InProcessNetwork(Cluster& cluster, NodeId self) : cluster_(cluster), self_(self) {}
-  void set_peer_addresses(const std::map<NodeId, std::string>&) override {}
-  void send(raft::Message m) override;
-  void send_snapshot(raft::Message m, peer::SnapshotChunkSource source) override;
-  void send_forward(NodeId to, peer::ForwardedProposal p) override;
-  void send_forward_result(NodeId to, peer::ForwardResult r) override;
-  void send_join(const std::string& address, peer::JoinRequest r) override;
-  void send_join_result(const peer::JoinRequest& to, peer::JoinResult r) override;
-
- private:
-  Cluster& cluster_;
-  NodeId self_;
-};
-
-struct Member {
-  // Every node's disk can be told to fail (tests/fault's FaultyFilesystem).
-  std::unique_ptr<storage::testing::FaultPlan> faults;
-  std::unique_ptr<storage::testing::FaultyFilesystem> fs;
-  std::unique_ptr<storage::DataDir> dir;
-  std::unique_ptr<InProcessNetwork> network;
-  std::unique_ptr<Node> node;
-  std::optional<int> exit_code;
-};
-
-class Cluster {
- public:
-  explicit Cluster(std::string name) {
-    root_ = std::filesystem::temp_directory_path() / ("conclave-node-test-" + std::to_string(::getpid()) + "-" + name);
-    std::filesystem::remove_all(root_);
-  }
-  ~Cluster() {
-    members_.clear();
-    std::filesystem::remove_all(root_);
-  }
-
-  static std::string address(std::uint64_t id) { return "node" + std::to_string(id) + ".test:7000"; }
-
-  NodeConfig config(std::uint64_t id) const {
-    NodeConfig c;
-    c.id = id;
-    c.cluster_id = "test";
-    c.data_dir = (root_ / ("n" + std::to_string(id))).string();
-    c.peer_listen = address(id);
-    c.advertise = address(id);
-    c.tick_ms = 5;
-    c.election_ticks = 10;
-    c.heartbeat_ticks = 1;
-    c.snapshot_entries = 0;
-    c.no_fsync = true;
-    return c;
-  }
-
-  Node& add(const NodeConfig& config) {
-    Member& m = members_[config.id];
-    storage::DataDirOptions options;
-    options.log.fsync = !config.no_fsync;
-    m.faults = std::make_unique<storage::testing::FaultPlan>();
-    m.fs = std::make_unique<storage::testing::FaultyFilesystem>(*m.faults);
-    auto dir = storage::DataDir::open(config.data_dir, options, *m.fs);
-    if (!dir) throw std::runtime_error(dir.error().message);
-    m.dir = std::move(dir).value();
-    m.network = std::make_unique<InProcessNetwork>(*this, NodeId(config.id));
-    m.node = std::make_unique<Node>(io_, config, *m.dir);
-    m.node->recover();
-    std::uint64_t id = config.id;
-    m.node->start(*m.network, [this, id](int code) { members_[id].exit_code = code; });
-    return *m.node;
-  }
-
-  Node* node(NodeId id) {
-    auto it = members_.find(id.value());
-    if (it == members_.end() || it->second.node->stopped()) return nullptr;
-    return it->second.node.get();
-  }
-  Node* node_at(const std::string& addr) {
-    for (auto& [id, m] : members_) {
-      if (address(id) == addr) return node(NodeId(id));
-    }
-    return nullptr;
-  }
-  Member& member(std::uint64_t id) { return members_.at(id); }
-  boost::asio::io_context& io() { return io_; }
-
-  // Runs the loop until `done` holds; false if it never did within the bound.
-  bool run_until(const std::function<bool()>& done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_for(std::chrono::milliseconds(5));
-    }
-    return true;
-  }
-
-  Node* leader() {
-    for (auto& [id, m] : members_) {
-      if (!m.node->stopped() && m.node->status().role == raft::Role::kLeader) return m.node.get();
-    }
-    return nullptr;
-  }
-
- private:
-  boost::asio::io_context io_;
-  std::filesystem::path root_;
-  std::map<std::uint64_t, Member> members_;
-};
-
-void InProcessNetwork::send(raft::Message m) {
-  boost::asio::post(cluster_.io(), [this, m = std::move(m)]() mutable {
-    if (Node* n = cluster_.node(m.to)) n->on_raft_message(std::move(m));
-  });
-}
-
-void InProcessNetwork::send_snapshot(raft::Message m, peer::SnapshotChunkSource source) {
-  // Pull the whole stream now, then deliver it chunk by chunk, as the
-  // transport would.
-  std::vector<std::string> chunks;
-  for (int i = 0; i < 1000; ++i) {
-    auto chunk = source();
-    ASSERT_TRUE(chunk.has_value()) << "the snapshot source failed";
-    if (chunk->empty()) break;
-    chunks.push_back(std::move(*chunk));
-  }
-  std::uint64_t offset = 0;
-  std::uint64_t total = 0;
-  for (const auto& c : chunks) total += c.size();
-  const NodeId to = m.to;
-  for (std::size_t i = 0; i <= chunks.size(); ++i) {
-    peer::SnapshotChunk chunk;
-    chunk.from = self_;
-    chunk.meta = *m.snapshot;
-    chunk.offset = offset;
-    if (i < chunks.size()) {
-      chunk.data = chunks[i];
-      offset += chunks[i].size();
-    } else {
-      chunk.done = true;
-      chunk.total_bytes = total;
-      chunk.install = m;
-    }
-    boost::asio::post(cluster_.io(), [this, to, chunk = std::move(chunk)]() mutable {
-      if (Node* n = cluster_.node(to)) n->on_snapshot_chunk(std::move(chunk));
-    });
-  }
-}
-
-void InProcessNetwork::send_forward(NodeId to, peer::ForwardedProposal p) {
-  boost::asio::post(cluster_.io(), [this, to, from = self_, p = std::move(p)]() mutable {
-    if (Node* n = cluster_.node(to)) n->on_forwarded_proposal(from, std::move(p));
-  });
-}
-
-void InProcessNetwork::send_forward_result(NodeId to, peer::ForwardResult r) {
-  boost::asio::post(cluster_.io(), [this, to, from = self_, r = std::move(r)]() mutable {
-    if (Node* n = cluster_.node(to)) n->on_forward_result(from, std::move(r));
-  });
-}
-
-void InProcessNetwork::send_join(const std::string& address, peer::JoinRequest r) {
-  boost::asio::post(cluster_.io(), [this, address, r = std::move(r)]() mutable {
-    if (Node* n = cluster_.node_at(address)) n->on_join_request(std::move(r));
-  });
-}
-
-void InProcessNetwork::send_join_result(const peer::JoinRequest& to, peer::JoinResult r) {
-  boost::asio::post(cluster_.io(), [this, address = to.address, r = std::move(r)]() mutable {
-    if (Node* n = cluster_.node_at(address)) n->on_join_result(std::move(r));
-  });
-}
-
-// Proposes through a node's admin interface and records the answer.
-struct Answer {
-  bool done = false;
-  ipc::AdminReply reply;
-};
-std::shared_ptr<Answer> propose(Node& n, std::string data) {
-  auto answer = std::make_shared<Answer>();
-  n.admin_propose(std::move(data), [answer](ipc::AdminReply r) {
-    answer->done = true;
-    answer->reply = std::move(r);
-  });
-  return answer;
-}
+using testing::Answer;
+using testing::Cluster;
+using testing::propose;
 
 class NodeTest : public ::testing::Test {
  protected:
@@ -263,6 +67,9 @@ TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
   founder.snapshot_entries = 5;
   Node& one = cluster.add(founder);
   ASSERT_TRUE(cluster.run_until([&] { return one.status().role == raft::Role::kLeader; }));
+  // Snapshots come from an application.
+  auto app = std::make_shared<testing::FakeApp>(cluster.io(), one, "one");
+  app->attach(0);
   std::vector<std::shared_ptr<Answer>> answers;
   for (int i = 0; i < 20; ++i) answers.push_back(propose(one, "entry " + std::to_string(i)));
   ASSERT_TRUE(cluster.run_until([&] {
@@ -296,6 +103,7 @@ TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
   ASSERT_TRUE(cluster.run_until([&] { return cluster.member(2).exit_code.has_value(); }));
   EXPECT_EQ(*cluster.member(2).exit_code, 0);
   EXPECT_FALSE(one.status().config.contains(NodeId(2)));
+  app->detach();
 }
 
 TEST_F(NodeTest, ALeaderHandsOffLeadershipWhenShutDown) {

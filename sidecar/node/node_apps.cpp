@@ -1,0 +1,400 @@
+// The node's side of the application socket (schema/app.capnp): attaching,
+// feeding each application's stream from the log, proposals with client
+// sessions, barriers, and snapshots produced by an application.
+//
+// Streams are fed from the log on disk, in batches, only while the
+// application's connection has less than kHighWaterBytes queued: a slow
+// application costs a re-read of the log, never unbounded memory, and never
+// holds up Raft or the other applications.
+//
+// Snapshots come only from an application: the sidecar does not hold the
+// state machine. Once snapshot_entries entries were applied since the last
+// snapshot, one acclimated application is sent `snapshot(X)` at its current
+// position X; the bytes it streams back are written after the sidecar's own
+// part (the session filter as of X) into the snapshot store; once durable,
+// the core is told and the log compacted behind it, but never past what an
+// attached application still has to read.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sidecar/node/app_entry.h"
+#include "sidecar/node/node.h"
+
+namespace conclave::node {
+
+using ipc::AppAnswer;
+using ipc::AppError;
+using raft::Index;
+using raft::NodeId;
+using raft::Role;
+
+namespace {
+
+constexpr std::size_t kHighWaterBytes = 4u << 20;
+constexpr std::size_t kBatchEntries = 512;
+constexpr std::uint64_t kBatchBytes = 1u << 20;
+constexpr std::size_t kJoinChunkBytes = 1u << 20;
+constexpr std::size_t kReadsMax = 100000;
+
+AppError to_app_error(ipc::AdminError e) {
+  switch (e) {
+    case ipc::AdminError::kNone: return AppError::kNone;
+    case ipc::AdminError::kNotLeader:
+    case ipc::AdminError::kNoLeader: return AppError::kNoLeader;
+    // A rejected or timed-out proposal may have been appended somewhere
+    // (lost to a leader change, or still in flight): its fate is unknown,
+    // and a retry with the same session and seq is safe.
+    case ipc::AdminError::kRejected:
+    case ipc::AdminError::kTimeout: return AppError::kUnknown;
+    case ipc::AdminError::kMalformed: return AppError::kMalformed;
+    case ipc::AdminError::kInternal: return AppError::kInternal;
+    case ipc::AdminError::kShuttingDown: return AppError::kShuttingDown;
+  }
+  return AppError::kInternal;
+}
+
+}  // namespace
+
+void Node::app_attach(const std::shared_ptr<ipc::AppStream>& stream, ipc::AttachRequest request,
+                      ipc::AppReplyFn reply) {
+  if (stopped_) return reply(AppAnswer::failure(AppError::kShuttingDown, "the sidecar is stopping"));
+  AppCursor cursor;
+  cursor.stream = stream;
+  cursor.name = request.name;
+  cursor.acclimate_at = raft_->commit_index();
+  const Index wanted(request.applied_index);
+  cursor.applied = wanted;
+
+  // Where the stream can start: from the log's beginning (bootstrap), from
+  // the application's own applied index (resume), or from a snapshot (join).
+  // Resuming needs the session filter as of the applied index: the newest
+  // snapshot at or before it whose successor the log still holds, replayed
+  // silently up to it (or the log's very beginning, with an empty filter).
+  const Index first = data_dir_.log().first_index();
+  std::optional<storage::SnapshotInfo> base;
+  bool from_start = first == Index(1);
+  if (wanted > Index(0)) {
+    for (const auto& info : data_dir_.snapshots().list()) {
+      if (info.meta.index <= wanted && Index(info.meta.index.value() + 1) >= first) base = info;
+    }
+  }
+  ipc::AppAttached attached{config_.id, config_.cluster_id, raft_->leader().value(), cursor.acclimate_at.value()};
+  AppAnswer answer;
+  answer.result = attached;
+  reply(std::move(answer));
+
+  auto [it, inserted] = apps_.emplace(stream.get(), std::move(cursor));
+  AppCursor& c = it->second;
+  if (wanted == Index(0) && from_start) {
+    stream->send(ipc::event::Bootstrap{});
+    spdlog::info("{}: '{}' starts from an empty state (bootstrap)", stream->label(), c.name);
+  } else if (wanted > Index(0) && (base || from_start)) {
+    if (base) {
+      auto reader = SnapshotDataReader::open(data_dir_.snapshots(), *base);
+      if (!reader) {
+        spdlog::error("{}: cannot read snapshot {} to resume '{}': {}", stream->label(), base->path, c.name,
+                      reader.error().message);
+        return stream->close(AppError::kInternal, "the sidecar cannot read its snapshot; see its log");
+      }
+      c.filter = reader->filter();
+      c.next = Index(base->meta.index.value() + 1);
+    }
+    c.silent_through = wanted;
+    spdlog::info("{}: '{}' resumes after index {}", stream->label(), c.name, wanted.value());
+  } else {
+    start_join(c);
+  }
+  pump(c);
+}
+
+void Node::start_join(AppCursor& c) {
+  auto latest = data_dir_.snapshots().latest();
+  if (!latest) {
+    spdlog::error("{}: '{}' needs a snapshot (the log no longer starts at index 1) and there is none", c.stream->label(),
+                  c.name);
+    return c.stream->close(AppError::kInternal,
+                           "the sidecar has no snapshot to start this application from; see its log");
+  }
+  auto reader = SnapshotDataReader::open(data_dir_.snapshots(), *latest);
+  if (!reader) {
+    spdlog::error("{}: cannot read snapshot {}: {}", c.stream->label(), latest->path, reader.error().message);
+    return c.stream->close(AppError::kInternal, "the sidecar cannot read its snapshot; see its log");
+  }
+  c.join = std::make_unique<SnapshotDataReader>(std::move(reader).value());
+  c.join_offset = 0;
+  c.filter = c.join->filter();
+  c.next = Index(latest->meta.index.value() + 1);
+  c.silent_through = latest->meta.index;
+  c.stream->send(ipc::event::Join{latest->meta.index.value(), latest->meta.term.value(), c.join->app_bytes()});
+  spdlog::info("{}: '{}' joins from the snapshot through index {} ({} bytes of application state)",
+               c.stream->label(), c.name, latest->meta.index.value(), c.join->app_bytes());
+}
+
+void Node::pump(AppCursor& c) {
+  ipc::AppStream& stream = *c.stream;
+  while (!stream.closed() && stream.queued_bytes() < kHighWaterBytes) {
+    if (c.join) {
+      auto chunk = c.join->next(kJoinChunkBytes);
+      if (!chunk) {
+        spdlog::error("{}: reading the snapshot for '{}' failed: {}", stream.label(), c.name, chunk.error().message);
+        return stream.close(AppError::kInternal, "the sidecar failed reading its snapshot; see its log");
+      }
+      const bool done = c.join_offset + chunk->size() >= c.join->app_bytes();
+      const std::uint64_t offset = c.join_offset;
+      c.join_offset += chunk->size();
+      stream.send(ipc::event::JoinChunk{offset, std::move(chunk).value(), done});
+      if (done) c.join.reset();
+      continue;
+    }
+    // The log lost what this cursor needs (a snapshot from the leader
+    // replaced it): start over from that snapshot.
+    if (c.next < data_dir_.log().first_index() && c.next <= applied_) {
+      start_join(c);
+      continue;
+    }
+    if (c.next > applied_) break;
+    auto entries = data_dir_.log().read(c.next, std::min(applied_, Index(c.next.value() + kBatchEntries - 1)),
+                                        kBatchBytes);
+    if (!entries) {
+      spdlog::error("{}: reading the log at index {} for '{}' failed: {}", stream.label(), c.next.value(), c.name,
+                    entries.error().message);
+      return stream.close(AppError::kInternal, "the sidecar failed reading its log; see its log");
+    }
+    for (const raft::Entry& e : *entries) deliver(c, e);
+  }
+  const Index position(c.next.value() - 1);
+  if (!c.acclimated && !c.join && !stream.closed() && position >= c.acclimate_at) {
+    c.acclimated = true;
+    stream.send(ipc::event::Acclimated{c.acclimate_at.value()});
+    spdlog::info("{}: '{}' is acclimated at index {}", stream.label(), c.name, c.acclimate_at.value());
+  }
+}
+
+void Node::deliver(AppCursor& c, const raft::Entry& e) {
+  c.next = Index(e.index.value() + 1);
+  const bool silent = e.index <= c.silent_through;
+  switch (e.type) {
+    case raft::EntryType::kNoop:
+      return;
+    case raft::EntryType::kConfig: {
+      if (silent) return;
+      auto change = raft::decode_config_change(e.data);
+      if (!change) return;
+      auto member = [&](NodeId id, std::string address) {
+        return ipc::AppMember{e.index.value(), id.value(), std::move(address)};
+      };
+      switch (change->type) {
+        case raft::ConfigChangeType::kBootstrap:
+          for (NodeId id : change->founders.voters) {
+            auto a = change->founders.addresses.find(id);
+            c.stream->send(ipc::event::Arrive{member(id, a == change->founders.addresses.end() ? "" : a->second)});
+          }
+          return;
+        case raft::ConfigChangeType::kAddLearner:
+          return c.stream->send(ipc::event::Arrive{member(change->node, change->address)});
+        case raft::ConfigChangeType::kRemove:
+          return c.stream->send(ipc::event::Depart{member(change->node, address_of(change->node))});
+        case raft::ConfigChangeType::kPromote:
+          return;
+      }
+      return;
+    }
+    case raft::EntryType::kNormal: {
+      auto app = decode_app_entry(e.data);
+      // An entry that is not an envelope came from before envelopes; it is
+      // delivered whole, with no session.
+      const std::uint64_t session = app ? app->session : 0;
+      const std::uint64_t seq = app ? app->seq : 0;
+      const bool fresh = c.filter.admit(e.index.value(), session, seq, app ? app->floor : 0);
+      if (silent || !fresh) return;
+      std::string_view data = app ? app->data : std::string_view(e.data);
+      return c.stream->send(ipc::event::Entry{e.index.value(), e.term.value(), std::string(data), session, seq});
+    }
+  }
+}
+
+void Node::pump_all() {
+  for (auto& [key, cursor] : apps_) pump(cursor);
+  maybe_request_snapshot();
+}
+
+void Node::app_writable(const std::shared_ptr<ipc::AppStream>& stream) {
+  auto it = apps_.find(stream.get());
+  if (it != apps_.end()) pump(it->second);
+}
+
+void Node::app_detached(const std::shared_ptr<ipc::AppStream>& stream) {
+  auto it = apps_.find(stream.get());
+  if (it == apps_.end()) return;
+  spdlog::info("{}: '{}' detached at index {} (applied {})", stream->label(), it->second.name,
+               it->second.next.value() - 1, it->second.applied.value());
+  if (app_snapshot_ && app_snapshot_->from == stream.get()) abort_app_snapshot("its application detached");
+  apps_.erase(it);
+}
+
+void Node::app_applied(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index) {
+  auto it = apps_.find(stream.get());
+  if (it != apps_.end() && Index(index) > it->second.applied) it->second.applied = Index(index);
+}
+
+void Node::app_propose(const std::shared_ptr<ipc::AppStream>&, ipc::ProposeRequest request, ipc::AppReplyFn reply) {
+  propose_anywhere(encode_app_entry(request.session, request.seq, request.floor, request.data),
+                   [reply = std::move(reply)](ipc::AdminReply r) {
+                     if (r.error != ipc::AdminError::kNone) {
+                       return reply(AppAnswer::failure(to_app_error(r.error), r.reason));
+                     }
+                     AppAnswer a;
+                     a.result = ipc::AppCommitted{r.committed->index, r.committed->term};
+                     reply(std::move(a));
+                   });
+}
+
+void Node::app_barrier(const std::shared_ptr<ipc::AppStream>&, ipc::AppReplyFn reply) {
+  if (stopped_ || shutting_down_) return reply(AppAnswer::failure(AppError::kShuttingDown, "the sidecar is stopping"));
+  if (reads_.size() >= kReadsMax) {
+    return reply(AppAnswer::failure(AppError::kRejected, "too many barriers are waiting; retry"));
+  }
+  const std::uint64_t context = next_read_context_++;
+  raft::Status s = raft_->read_index(context);
+  if (s != raft::Status::kOk) {
+    return reply(AppAnswer::failure(s == raft::Status::kNotLeader ? AppError::kNoLeader : AppError::kRejected,
+                                    "no barrier now (" + std::string(raft::to_string(s)) + "); retry shortly"));
+  }
+  reads_[context] = std::move(reply);
+  poke();
+}
+
+void Node::answer_reads(const raft::Ready& ready) {
+  for (const raft::ReadState& r : ready.reads) {
+    auto it = reads_.find(r.context);
+    if (it == reads_.end()) continue;
+    auto reply = std::move(it->second);
+    reads_.erase(it);
+    AppAnswer a;
+    a.result = r.index.value();
+    reply(std::move(a));
+  }
+  for (std::uint64_t context : ready.failed_reads) {
+    auto it = reads_.find(context);
+    if (it == reads_.end()) continue;
+    auto reply = std::move(it->second);
+    reads_.erase(it);
+    reply(AppAnswer::failure(AppError::kNoLeader, "leadership changed before the barrier was confirmed; retry"));
+  }
+}
+
+void Node::app_status(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppReplyFn reply) {
+  raft::NodeStatus s = status();
+  ipc::AppStatus out;
+  out.node_id = config_.id;
+  out.cluster_id = config_.cluster_id;
+  out.role = std::string(raft::to_string(s.role));
+  out.term = s.term.value();
+  out.leader = s.leader.value();
+  out.commit_index = s.commit.value();
+  out.last_index = s.last_index.value();
+  out.snapshot_index = snapshot_index_.value();
+  if (auto it = apps_.find(stream.get()); it != apps_.end()) {
+    out.streamed_index = it->second.next.value() - 1;
+    out.applied_index = it->second.applied.value();
+  }
+  for (NodeId id : s.config.voters) out.members.push_back(ipc::AppMember{0, id.value(), address_of(id)});
+  for (NodeId id : s.config.learners) out.members.push_back(ipc::AppMember{0, id.value(), address_of(id)});
+  AppAnswer a;
+  a.result = std::move(out);
+  reply(std::move(a));
+}
+
+void Node::maybe_request_snapshot() {
+  if (config_.snapshot_entries == 0 || stopped_ || app_snapshot_) return;
+  if (applied_.value() < snapshot_index_.value() + config_.snapshot_entries) {
+    snapshot_unavailable_logged_ = false;
+    return;
+  }
+  for (auto& [key, c] : apps_) {
+    const Index position(c.next.value() - 1);
+    if (!c.acclimated || c.join || c.stream->closed() || position < c.silent_through ||
+        position <= snapshot_index_) {
+      continue;
+    }
+    auto writer = data_dir_.snapshots().begin(raft_->snapshot_meta_at(position));
+    if (!writer) return fail_stop("cannot start a snapshot in " + data_dir_.path() + ": " + writer.error().message);
+    if (storage::Status s = writer->write(encode_sidecar_part(c.filter)); !s) {
+      return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
+    }
+    app_snapshot_ = std::make_unique<AppSnapshotInProgress>(
+        AppSnapshotInProgress{key, raft_->snapshot_meta_at(position), std::move(writer).value(), 0});
+    c.stream->send(ipc::event::SnapshotRequest{position.value()});
+    spdlog::info("snapshot: asked {} ('{}') for its state as of index {}", c.stream->label(), c.name,
+                 position.value());
+    return;
+  }
+  if (!snapshot_unavailable_logged_) {
+    snapshot_unavailable_logged_ = true;
+    spdlog::warn("snapshot: {} entries were applied since the last snapshot, but no acclimated application is "
+                 "attached to produce one; the log is not compacted until one is",
+                 applied_.value() - snapshot_index_.value());
+  }
+}
+
+void Node::app_snapshot_chunk(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string data,
+                              bool done, std::optional<ipc::AppReplyFn> reply) {
+  if (!app_snapshot_ || app_snapshot_->from != stream.get() || app_snapshot_->meta.index != Index(index)) {
+    // A chunk for a request this node abandoned (or never made).
+    if (reply) (*reply)(AppAnswer::failure(AppError::kRejected, "no snapshot of index " + std::to_string(index) +
+                                                                    " was requested (or it was abandoned)"));
+    return;
+  }
+  app_snapshot_->bytes += data.size();
+  if (storage::Status s = app_snapshot_->writer->write(data); !s) {
+    return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
+  }
+  if (!done) return;
+  auto snapshot = std::move(app_snapshot_);
+  finish_app_snapshot(std::move(*snapshot), std::move(*reply));
+}
+
+void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply) {
+  auto info = snapshot.writer->commit();
+  if (!info) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + info.error().message);
+  reply(AppAnswer{});
+  const raft::SnapshotMeta& meta = snapshot.meta;
+  if (meta.index <= snapshot_index_) return;  // a newer one arrived from the leader meanwhile
+  raft_->snapshot_taken(meta);
+  snapshot_index_ = meta.index;
+  // Keep some entries behind the snapshot, so a follower slightly behind
+  // catches up from the log instead of needing the whole snapshot, and
+  // every entry an attached application has still to read.
+  const std::uint64_t trailing = std::min<std::uint64_t>(config_.snapshot_entries / 2, 5000);
+  std::uint64_t compact_to = meta.index.value() > trailing ? meta.index.value() - trailing : 0;
+  for (const auto& [key, c] : apps_) compact_to = std::min<std::uint64_t>(compact_to, c.next.value() - 1);
+  if (compact_to > 0) {
+    raft_->compact(Index(compact_to));
+    if (storage::Status s = data_dir_.compact(Index(compact_to)); !s) {
+      return fail_stop("compacting the log in " + data_dir_.path() + " failed: " + s.error().message);
+    }
+  }
+  spdlog::info("snapshot: stored the application's state through index {} (term {}, {} bytes); compacted the log "
+               "through index {}",
+               meta.index.value(), meta.term.value(), snapshot.bytes, compact_to);
+}
+
+void Node::abort_app_snapshot(const std::string& why) {
+  if (!app_snapshot_) return;
+  spdlog::warn("snapshot: abandoned the snapshot through index {}: {}", app_snapshot_->meta.index.value(), why);
+  app_snapshot_.reset();  // the writer discards its temporary file
+}
+
+void Node::fail_app_requests(const std::string& why) {
+  auto reads = std::move(reads_);
+  reads_.clear();
+  for (auto& [context, reply] : reads) reply(AppAnswer::failure(AppError::kShuttingDown, why));
+  abort_app_snapshot(why);
+  // Closing may detach synchronously, which erases from apps_.
+  std::vector<std::shared_ptr<ipc::AppStream>> streams;
+  for (auto& [key, c] : apps_) streams.push_back(c.stream);
+  for (auto& stream : streams) stream->close(AppError::kShuttingDown, why);
+}
+
+}  // namespace conclave::node

@@ -1,0 +1,233 @@
+// Tests of the node's side of the application API, below the socket: the
+// stream an attached application receives (bootstrap, arrivals, entries in
+// order, acclimated), exactly-once delivery of retried proposals, snapshots
+// produced by the application compacting the log, a later application (on
+// this node or a new one) joining from that snapshot with the same state,
+// and re-attaching with an applied index.
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include "sidecar/node/app_entry.h"
+#include "tests/unit/node/fake_app.h"
+#include "tests/unit/node/node_cluster.h"
+
+namespace conclave::node {
+namespace {
+
+using raft::NodeId;
+using testing::AppState;
+using testing::Cluster;
+using testing::FakeApp;
+
+struct Box {
+  bool done = false;
+  ipc::AppAnswer answer;
+};
+
+std::shared_ptr<Box> app_propose(Node& node, const std::shared_ptr<FakeApp>& app, std::uint64_t session,
+                                 std::uint64_t seq, std::uint64_t floor, std::string data) {
+  auto box = std::make_shared<Box>();
+  node.app_propose(app, ipc::ProposeRequest{session, seq, floor, std::move(data)}, [box](ipc::AppAnswer a) {
+    box->done = true;
+    box->answer = std::move(a);
+  });
+  return box;
+}
+
+bool all_done(const std::vector<std::shared_ptr<Box>>& boxes) {
+  for (const auto& b : boxes) {
+    if (!b->done) return false;
+  }
+  return true;
+}
+
+std::uint64_t committed_index(const Box& b) { return std::get<ipc::AppCommitted>(b.answer.result).index; }
+
+class NodeAppsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { spdlog::set_level(spdlog::level::warn); }
+
+  // A solo node that has elected itself.
+  Node& solo(Cluster& cluster, std::uint64_t snapshot_entries = 0) {
+    NodeConfig c = cluster.config(1);
+    c.solo = true;
+    c.snapshot_entries = snapshot_entries;
+    Node& n = cluster.add(c);
+    EXPECT_TRUE(cluster.run_until([&] { return n.status().role == raft::Role::kLeader; }));
+    return n;
+  }
+
+  // Proposes data 0..count-1 from `app` in one session and waits for all.
+  void propose_many(Cluster& cluster, Node& node, const std::shared_ptr<FakeApp>& app, std::uint64_t session,
+                    int from, int count) {
+    std::vector<std::shared_ptr<Box>> boxes;
+    for (int i = from; i < from + count; ++i) {
+      boxes.push_back(app_propose(node, app, session, static_cast<std::uint64_t>(i + 1), 1, "e" + std::to_string(i)));
+    }
+    ASSERT_TRUE(cluster.run_until([&] { return all_done(boxes); }));
+    for (const auto& b : boxes) ASSERT_EQ(b->answer.error, ipc::AppError::kNone) << b->answer.reason;
+  }
+};
+
+TEST_F(NodeAppsTest, AnApplicationSeesBootstrapItsArrivalEntriesInOrderAndAcclimated) {
+  Cluster cluster("stream");
+  Node& node = solo(cluster);
+  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
+  app->attach(0);
+  ASSERT_TRUE(app->attach_answer.has_value());
+  ASSERT_EQ(app->attach_answer->error, ipc::AppError::kNone);
+  EXPECT_EQ(std::get<ipc::AppAttached>(app->attach_answer->result).node_id, 1u);
+  ASSERT_TRUE(cluster.run_until([&] { return app->acclimated; }));
+  ASSERT_TRUE(app->bootstrapped);
+  ASSERT_FALSE(app->events.empty());
+  EXPECT_TRUE(std::holds_alternative<ipc::event::Bootstrap>(app->events.front()));
+  EXPECT_EQ(app->state.members, (std::set<std::uint64_t>{1}));
+
+  propose_many(cluster, node, app, 77, 0, 10);
+  // A conclavectl entry (no session) is delivered too.
+  bool admin_done = false;
+  node.admin_propose("from the admin", [&](ipc::AdminReply) { admin_done = true; });
+  ASSERT_TRUE(cluster.run_until([&] { return admin_done && app->state.entries.size() == 11; }));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(app->state.entries[static_cast<std::size_t>(i)], "e" + std::to_string(i));
+  EXPECT_EQ(app->state.entries.back(), "from the admin");
+  const auto* last = std::get_if<ipc::event::Entry>(&app->events.back());
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last->session, 0u);
+  app->detach();
+}
+
+TEST_F(NodeAppsTest, ARetriedProposalIsDeliveredOnceAndOneBelowTheFloorNotAtAll) {
+  Cluster cluster("dedup");
+  Node& node = solo(cluster);
+  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
+  app->attach(0);
+  auto first = app_propose(node, app, 5, 1, 1, "once");
+  auto retry = app_propose(node, app, 5, 1, 1, "once");
+  auto second = app_propose(node, app, 5, 2, 1, "two");
+  // The client promised never to retry below 3; a stale seq 2 retry is dropped.
+  auto third = app_propose(node, app, 5, 3, 3, "three");
+  auto stale = app_propose(node, app, 5, 2, 2, "two");
+  auto other_session = app_propose(node, app, 6, 1, 1, "once");
+  std::vector<std::shared_ptr<Box>> all{first, retry, second, third, stale, other_session};
+  ASSERT_TRUE(cluster.run_until([&] { return all_done(all); }));
+  for (const auto& b : all) ASSERT_EQ(b->answer.error, ipc::AppError::kNone) << b->answer.reason;
+  // Every copy commits (each answer names where), but the stream carries
+  // each (session, seq) once.
+  EXPECT_LT(committed_index(*first), committed_index(*retry));
+  ASSERT_TRUE(cluster.run_until([&] { return app->applied >= committed_index(*other_session); }));
+  EXPECT_EQ(app->state.entries, (std::vector<std::string>{"once", "two", "three", "once"}));
+  app->detach();
+}
+
+TEST_F(NodeAppsTest, SnapshotsComeFromTheApplicationAndALaterApplicationJoinsWithTheSameState) {
+  Cluster cluster("snap");
+  cluster.segment_bytes_max = 256;
+  Node& node = solo(cluster, 8);
+  auto first = std::make_shared<FakeApp>(cluster.io(), node, "first");
+  first->attach(0);
+  propose_many(cluster, node, first, 9, 0, 40);
+  ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > 20; }));
+  EXPECT_GT(first->snapshots_given, 0u);
+  // A retry of an entry the snapshot covers is still recognised: the
+  // session filter travels in the snapshot.
+  auto retry = app_propose(node, first, 9, 3, 1, "e2");
+  auto tail = app_propose(node, first, 9, 41, 1, "tail");
+  ASSERT_TRUE(cluster.run_until([&] { return retry->done && tail->done; }));
+  ASSERT_LT(committed_index(*retry), committed_index(*tail));
+
+  auto later = std::make_shared<FakeApp>(cluster.io(), node, "later");
+  later->attach(0);
+  ASSERT_TRUE(cluster.run_until([&] { return later->acclimated && later->applied >= committed_index(*tail); }));
+  EXPECT_EQ(later->joins, 1u) << "the log no longer starts at 1: the application must join";
+  EXPECT_FALSE(later->bootstrapped);
+  ASSERT_TRUE(cluster.run_until([&] { return first->applied >= committed_index(*tail); }));
+  ASSERT_EQ(first->state.entries.size(), 41u) << "the retry was delivered again";
+  EXPECT_EQ(first->state.entries.back(), "tail");
+  EXPECT_EQ(later->state, first->state);
+  first->detach();
+  later->detach();
+}
+
+TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameState) {
+  Cluster cluster("newnode");
+  Node& one = solo(cluster, 5);
+  auto app1 = std::make_shared<FakeApp>(cluster.io(), one, "one");
+  app1->attach(0);
+  propose_many(cluster, one, app1, 3, 0, 30);
+  ASSERT_TRUE(cluster.run_until([&] { return one.snapshot_index().value() > 10; }));
+
+  NodeConfig joiner = cluster.config(2);
+  joiner.join = Cluster::address(1);
+  Node& two = cluster.add(joiner);
+  ASSERT_TRUE(cluster.run_until([&] { return two.status().config.is_voter(NodeId(2)); }));
+  propose_many(cluster, one, app1, 3, 30, 5);
+  auto app2 = std::make_shared<FakeApp>(cluster.io(), two, "two");
+  app2->attach(0);
+  ASSERT_TRUE(cluster.run_until([&] { return app2->state.entries.size() == 35 && app1->state.entries.size() == 35; }));
+  EXPECT_EQ(app2->joins, 1u);
+  EXPECT_EQ(app2->state, app1->state);
+  EXPECT_EQ(app2->state.members, (std::set<std::uint64_t>{1, 2}));
+  app1->detach();
+  app2->detach();
+}
+
+TEST_F(NodeAppsTest, ReattachingWithAnAppliedIndexResumesRightAfterIt) {
+  Cluster cluster("resume");
+  Node& node = solo(cluster);
+  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
+  app->attach(0);
+  propose_many(cluster, node, app, 4, 0, 5);
+  ASSERT_TRUE(cluster.run_until([&] { return app->state.entries.size() == 5; }));
+  const std::uint64_t applied = app->applied;
+  const AppState before = app->state;
+  app->detach();
+  // Proposals while it is away, from another session.
+  auto other = std::make_shared<FakeApp>(cluster.io(), node, "b");
+  other->attach(0);
+  propose_many(cluster, node, other, 8, 0, 3);
+  other->detach();
+
+  auto back = std::make_shared<FakeApp>(cluster.io(), node, "a again");
+  back->state = before;
+  back->applied = applied;
+  back->attach(applied);
+  ASSERT_TRUE(cluster.run_until([&] { return back->acclimated && back->state.entries.size() == 8; }));
+  EXPECT_FALSE(back->bootstrapped);
+  EXPECT_EQ(back->joins, 0u);
+  EXPECT_EQ(back->state.entries.back(), "e2");
+  back->detach();
+}
+
+TEST_F(NodeAppsTest, ABarrierAnswersAtLeastTheIndexOfWhatWasCommittedBeforeIt) {
+  Cluster cluster("barrier");
+  Node& node = solo(cluster);
+  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
+  app->attach(0);
+  auto p = app_propose(node, app, 2, 1, 1, "x");
+  ASSERT_TRUE(cluster.run_until([&] { return p->done; }));
+  auto box = std::make_shared<Box>();
+  node.app_barrier(app, [box](ipc::AppAnswer a) {
+    box->done = true;
+    box->answer = std::move(a);
+  });
+  ASSERT_TRUE(cluster.run_until([&] { return box->done; }));
+  ASSERT_EQ(box->answer.error, ipc::AppError::kNone) << box->answer.reason;
+  EXPECT_GE(std::get<std::uint64_t>(box->answer.result), committed_index(*p));
+  app->detach();
+}
+
+TEST(AppEntry, RoundTripsAndRefusesWhatIsNotAnEnvelope) {
+  std::string e = encode_app_entry(300, 1ull << 40, 7, std::string("da\0ta", 5));
+  auto d = decode_app_entry(e);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->session, 300u);
+  EXPECT_EQ(d->seq, 1ull << 40);
+  EXPECT_EQ(d->floor, 7u);
+  EXPECT_EQ(d->data, std::string_view("da\0ta", 5));
+  EXPECT_FALSE(decode_app_entry("").has_value());
+  EXPECT_FALSE(decode_app_entry("plain").has_value());
+  EXPECT_FALSE(decode_app_entry(e.substr(0, 2)).has_value()) << "a truncated varint";
+}
+
+}  // namespace
+}  // namespace conclave::node
