@@ -42,8 +42,8 @@
 # SNAPSHOTS. When the Raft core tells a node to send InstallSnapshot, the
 # node streams the snapshot's bytes as snapshotChunk frames (offsets
 # contiguous from 0, at most 1 MiB each), the last with `done` set and the
-# snapshot's metadata and the Raft message that introduces it (that last
-# chunk may carry no data). Other frames to the same peer may travel between
+# Raft message that introduces it (that last chunk may carry no data); the
+# first chunk carries the snapshot's metadata. Other frames to the same peer may travel between
 # chunks, so heartbeats keep flowing during a long transfer. The receiver
 # writes the chunks to its snapshot store as they come and, once the last is
 # durable, steps its core with the Raft message. A chunk out of order, or a
@@ -192,6 +192,9 @@ struct SnapshotChunk {
   message @5 :RaftMessage;
   # On the last chunk only: total data bytes, checked by the receiver.
   totalBytes @6 :UInt64;
+  # On the first chunk (offset 0) only: the snapshot's metadata, so the
+  # receiver can write the chunks straight into its snapshot store.
+  meta @7 :SnapshotMeta;
 }
 
 # An application's proposal, passed from a follower's sidecar to the leader's.

@@ -130,14 +130,14 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
     ipc::Reply reply;
     std::uint64_t deadline_tick = 0;
   };
-  // A snapshot arriving from the leader, staged in a file until complete:
-  // its configuration comes only with the last chunk, and the snapshot
-  // store's header needs it before the data.
+  // A snapshot arriving from the leader, written straight into the
+  // snapshot store (the first chunk carries its metadata); the writer
+  // discards the partial file if it is dropped before the last chunk.
   struct IncomingSnapshot {
     raft::NodeId from;
-    raft::Index index;
-    raft::Term term;
+    raft::SnapshotMeta meta;
     std::uint64_t bytes = 0;
+    std::optional<storage::SnapshotWriter> writer;
   };
 
   // node.cpp
@@ -188,7 +188,6 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
 
   // node_snapshots.cpp
   void send_snapshot(raft::Message message);
-  std::string incoming_path() const;
   void discard_incoming();
 
   boost::asio::io_context& io_;
@@ -241,7 +240,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   bool was_member_ = false;
   std::optional<std::uint64_t> removed_since_tick_;
 
-  std::optional<IncomingSnapshot> incoming_;
+  std::unique_ptr<IncomingSnapshot> incoming_;
 
   // Attached applications, and the snapshot one of them is streaming.
   std::map<const ipc::AppStream*, AppCursor> apps_;

@@ -4,8 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 
 #include "sidecar/node/node.h"
 
@@ -56,23 +54,24 @@ void Node::send_snapshot(raft::Message message) {
   });
 }
 
-std::string Node::incoming_path() const { return data_dir_.path() + "/snapshot-incoming"; }
-
-void Node::discard_incoming() {
-  if (incoming_) std::remove(incoming_path().c_str());
-  incoming_.reset();
-}
+void Node::discard_incoming() { incoming_.reset(); }
 
 bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
   if (stopped_) return false;
   if (chunk.offset == 0) {
     discard_incoming();
-    std::remove(incoming_path().c_str());
-    incoming_ = IncomingSnapshot{chunk.from, chunk.meta.index, chunk.meta.term, 0};
+    auto writer = data_dir_.snapshots().begin(chunk.meta);
+    if (!writer) {
+      spdlog::error("snapshot: cannot store the snapshot from node {}: {}", chunk.from.value(),
+                    writer.error().message);
+      return false;
+    }
+    incoming_ = std::make_unique<IncomingSnapshot>(
+        IncomingSnapshot{chunk.from, chunk.meta, 0, std::move(writer).value()});
     spdlog::info("snapshot: receiving snapshot through index {} (term {}) from node {}", chunk.meta.index.value(),
                  chunk.meta.term.value(), chunk.from.value());
-  } else if (!incoming_ || incoming_->from != chunk.from || incoming_->index != chunk.meta.index ||
-             incoming_->term != chunk.meta.term || incoming_->bytes != chunk.offset) {
+  } else if (!incoming_ || incoming_->from != chunk.from || incoming_->meta.index != chunk.meta.index ||
+             incoming_->meta.term != chunk.meta.term || incoming_->bytes != chunk.offset) {
     spdlog::warn("snapshot: chunk at offset {} from node {} does not continue the snapshot being received; dropping "
                  "the copy (the leader resends)",
                  chunk.offset, chunk.from.value());
@@ -80,10 +79,9 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
     return false;
   }
   if (!chunk.data.empty()) {
-    std::ofstream out(incoming_path(), std::ios::binary | std::ios::app);
-    out.write(chunk.data.data(), static_cast<std::streamsize>(chunk.data.size()));
-    if (!out.flush()) {
-      spdlog::error("snapshot: cannot write {}: check free space; dropping the copy", incoming_path());
+    if (storage::Status s = incoming_->writer->write(chunk.data); !s) {
+      spdlog::error("snapshot: cannot store the snapshot from node {}: {}; dropping the copy", chunk.from.value(),
+                    s.error().message);
       discard_incoming();
       return false;
     }
@@ -91,35 +89,18 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
   incoming_->bytes += chunk.data.size();
   if (!chunk.done) return true;
 
-  if (!chunk.install || !chunk.install->snapshot || chunk.total_bytes != incoming_->bytes) {
-    spdlog::warn("snapshot: the last chunk from node {} is inconsistent ({} bytes received, {} announced); dropping "
-                 "the copy",
+  if (!chunk.install || !chunk.install->snapshot || chunk.total_bytes != incoming_->bytes ||
+      !(*chunk.install->snapshot == incoming_->meta)) {
+    spdlog::warn("snapshot: the last chunk from node {} is inconsistent ({} bytes received, {} announced, or other "
+                 "metadata than the first chunk's); dropping the copy",
                  chunk.from.value(), incoming_->bytes, chunk.total_bytes);
     discard_incoming();
     return false;
   }
-  const raft::SnapshotMeta meta = *chunk.install->snapshot;
+  const raft::SnapshotMeta meta = incoming_->meta;
   if (meta.index > raft_->commit_index()) {
     // Durable in the store before the core hears of it (raft.h).
-    auto writer = data_dir_.snapshots().begin(meta);
-    if (!writer) {
-      spdlog::error("snapshot: cannot store the received snapshot: {}", writer.error().message);
-      discard_incoming();
-      return false;
-    }
-    std::ifstream in(incoming_path(), std::ios::binary);
-    std::string buffer(kChunkBytes, '\0');
-    while (in) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      std::streamsize n = in.gcount();
-      if (n <= 0) break;
-      if (storage::Status s = writer->write(std::string_view(buffer.data(), static_cast<std::size_t>(n))); !s) {
-        spdlog::error("snapshot: cannot store the received snapshot: {}", s.error().message);
-        discard_incoming();
-        return false;
-      }
-    }
-    auto info = writer->commit();
+    auto info = incoming_->writer->commit();
     if (!info) {
       spdlog::error("snapshot: cannot store the received snapshot: {}", info.error().message);
       discard_incoming();

@@ -74,6 +74,7 @@ kj::Array<capnp::word> snapshot_chunk_frame(const raft::Message& install, std::u
     chunk.setOffset(offset);
     chunk.setData(as_data(data));
     chunk.setDone(done);
+    if (offset == 0 && install.snapshot) encode_snapshot_meta(*install.snapshot, chunk.initMeta());
     if (done) {
       encode_raft_message(install, chunk.initMessage());
       chunk.setTotalBytes(offset + data.size());
@@ -135,6 +136,15 @@ Decoded<SnapshotChunk> decode_snapshot_chunk(wire::SnapshotChunk::Reader in,
   }
   chunk.data = to_string(in.getData());
   chunk.done = in.getDone();
+  if (chunk.offset == 0) {
+    if (!in.hasMeta()) return {std::nullopt, "first snapshot chunk without the snapshot's metadata"};
+    auto meta = decode_snapshot_meta(in.getMeta());
+    if (!meta) return {std::nullopt, "first snapshot chunk: " + meta.error};
+    if (meta.value->index != chunk.meta.index || meta.value->term != chunk.meta.term) {
+      return {std::nullopt, "first snapshot chunk: its metadata names another snapshot than the chunk"};
+    }
+    chunk.meta = std::move(*meta.value);
+  }
   if (!chunk.done) return {std::move(chunk), {}};
 
   chunk.total_bytes = in.getTotalBytes();

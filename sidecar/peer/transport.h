@@ -98,6 +98,8 @@ struct JoinResult {
 // to step once the snapshot is durable.
 struct SnapshotChunk {
   raft::NodeId from;
+  // Index and term on every chunk; the configuration too on the first
+  // (offset 0) and the last.
   raft::SnapshotMeta meta;
   std::uint64_t offset = 0;
   std::string data;

@@ -122,6 +122,25 @@ TEST(PeerCodec, LastSnapshotChunkMustCarryAMatchingInstallSnapshot) {
   EXPECT_FALSE(decode(snapshot_chunk_frame(install, 0, std::string(2u << 20, 'x'), false)));
 }
 
+TEST(PeerCodec, FirstSnapshotChunkCarriesTheWholeMetadata) {
+  raft::Message install = full_message(raft::NodeId(1), raft::NodeId(2));
+  install.type = raft::MessageType::kInstallSnapshot;
+  install.entries.clear();
+  ASSERT_FALSE(install.snapshot->config.voters.empty());
+  auto words = snapshot_chunk_frame(install, 0, "head", false);
+  capnp::FlatArrayMessageReader reader(words.asPtr());
+  auto first = decode_snapshot_chunk(reader.getRoot<wire::Frame>().getSnapshotChunk(), 1u << 20);
+  ASSERT_TRUE(first) << first.error;
+  EXPECT_EQ(first.value->meta, *install.snapshot) << "the receiver needs the configuration to begin its store";
+
+  // A first chunk without it is refused.
+  capnp::MallocMessageBuilder bare;
+  auto chunk = bare.initRoot<wire::Frame>().initSnapshotChunk();
+  chunk.setIndex(install.snapshot->index.value());
+  chunk.setTerm(install.snapshot->term.value());
+  EXPECT_FALSE(decode_snapshot_chunk(bare.getRoot<wire::Frame>().asReader().getSnapshotChunk(), 1u << 20));
+}
+
 TEST(PeerHandshake, ProofDependsOnSecretNonceClusterAndNode) {
   const std::string nonce = make_nonce();
   EXPECT_EQ(nonce.size(), kNonceBytes);
