@@ -230,4 +230,8 @@ struct JoinResult {
   # The leader to ask instead, when known (0: unknown).
   leaderId @2 :UInt64;
   leaderAddress @3 :Text;
+  # Non-zero: the receiver was removed from the cluster by the membership
+  # change committed at this index (the leader's notice, since the core
+  # stops replicating to a node once its removal is appended).
+  removedAt @4 :UInt64;
 }

@@ -53,19 +53,16 @@ void Node::join_tick() {
   join_next_tick_ = tick_count_ + join_backoff_ticks_;
 }
 
-// The core stops replicating to a node as soon as its removal is appended,
-// so the removed node never sees the removal commit. The leader tells it
-// instead, with a refused join answer whose reason starts with this prefix
-// (peer.capnp has no dedicated message for it yet).
-constexpr std::string_view kRemovedNotice = "removed from the cluster";
-
+// A removed node may never see its removal commit (the core stops
+// replicating to it once the removal commits). The leader tells it instead,
+// with a join answer that says at which index it was removed.
 void Node::tell_removed(NodeId node, raft::Index index) {
   std::string address = address_of(node);
   if (address.empty()) return;
   peer::JoinResult notice;
   notice.accepted = false;
-  notice.error = std::string(kRemovedNotice) + " (the removal of node " + std::to_string(node.value()) +
-                 " committed at index " + std::to_string(index.value()) + ")";
+  notice.error = "removed from the cluster";
+  notice.removed_at = index;
   notice.leader = NodeId(config_.id);
   notice.leader_address = config_.advertise;
   network_->send_join_result(peer::JoinRequest{node, address}, std::move(notice));
@@ -73,9 +70,10 @@ void Node::tell_removed(NodeId node, raft::Index index) {
 
 void Node::on_join_result(peer::JoinResult result) {
   if (stopped_) return;
-  if (!result.accepted && was_member_ && result.error.rfind(kRemovedNotice, 0) == 0) {
-    return finish(0, "the leader (node " + std::to_string(result.leader.value()) + ") says this node was " +
-                         result.error);
+  if (result.removed_at > raft::Index(0) && was_member_) {
+    return finish(0, "the leader (node " + std::to_string(result.leader.value()) +
+                         ") says this node's removal committed at index " +
+                         std::to_string(result.removed_at.value()));
   }
   if (join_target_.empty()) return;
   join_unanswered_ = 0;

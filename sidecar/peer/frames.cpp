@@ -118,6 +118,7 @@ kj::Array<capnp::word> join_result_frame(const JoinResult& r) {
     out.setError(r.error);
     out.setLeaderId(r.leader.value());
     out.setLeaderAddress(r.leader_address);
+    out.setRemovedAt(r.removed_at.value());
   });
 }
 
@@ -191,7 +192,7 @@ Decoded<JoinRequest> decode_join(wire::JoinRequest::Reader in) {
 
 JoinResult decode_join_result(wire::JoinResult::Reader in) {
   return JoinResult{in.getAccepted(), in.getError().cStr(), raft::NodeId(in.getLeaderId()),
-                    in.getLeaderAddress().cStr()};
+                    in.getLeaderAddress().cStr(), raft::Index(in.getRemovedAt())};
 }
 
 }  // namespace conclave::peer

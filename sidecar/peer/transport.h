@@ -91,6 +91,8 @@ struct JoinResult {
   std::string error;
   raft::NodeId leader;
   std::string leader_address;
+  // Set: the receiver's removal committed at this index.
+  raft::Index removed_at;
 };
 
 // One chunk of a snapshot arriving from the leader. Offsets run contiguously

@@ -141,6 +141,20 @@ TEST(PeerCodec, FirstSnapshotChunkCarriesTheWholeMetadata) {
   EXPECT_FALSE(decode_snapshot_chunk(bare.getRoot<wire::Frame>().asReader().getSnapshotChunk(), 1u << 20));
 }
 
+TEST(PeerCodec, JoinResultRoundTripsWithTheRemovalNotice) {
+  JoinResult notice{false, "removed from the cluster", raft::NodeId(1), "h:1", raft::Index(42)};
+  auto words = join_result_frame(notice);
+  capnp::FlatArrayMessageReader reader(words.asPtr());
+  JoinResult back = decode_join_result(reader.getRoot<wire::Frame>().getJoinResult());
+  EXPECT_EQ(back.removed_at, raft::Index(42));
+  EXPECT_EQ(back.leader, raft::NodeId(1));
+  EXPECT_EQ(back.leader_address, "h:1");
+  JoinResult ordinary{true, "", raft::NodeId(1), "h:1"};
+  auto words2 = join_result_frame(ordinary);
+  capnp::FlatArrayMessageReader reader2(words2.asPtr());
+  EXPECT_EQ(decode_join_result(reader2.getRoot<wire::Frame>().getJoinResult()).removed_at, raft::Index(0));
+}
+
 TEST(PeerHandshake, ProofDependsOnSecretNonceClusterAndNode) {
   const std::string nonce = make_nonce();
   EXPECT_EQ(nonce.size(), kNonceBytes);
