@@ -60,13 +60,7 @@ TEST(Membership, SoloNodeGrowsToThreeVotersByJoin) {
 
   // The joiners hold the whole log, from the solo days on.
   cluster.stop_all();
-  std::vector<DiskLog> logs;
-  for (auto id : cluster.ids()) logs.push_back(cluster.disk_log(id));
-  for (const auto& log : logs) {
-    SCOPED_TRACE(log.data_dir);
-    expect_all_acked_present(log, cluster.acked());
-    expect_logs_agree(logs.front(), log, cluster.max_acked());
-  }
+  cluster.expect_disk_logs_agree();
 }
 
 // The leader stops replicating to a node once its removal is appended, so
