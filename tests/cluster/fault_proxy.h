@@ -15,7 +15,9 @@
 // stale, on heal. Closing gives Raft the same silence a cut cable does (no
 // message crosses, so a leader's check-quorum finds no followers and a
 // follower's election timer runs out), and heal() needs nothing more than
-// the daemon's own reconnect with backoff.
+// the daemon's own reconnect with backoff. (The proxy must dial the node
+// before it learns who dials, since the node speaks first; so a node's log
+// shows "closed before its hello" for each connection a cut refused.)
 #pragma once
 
 #include <cstdint>

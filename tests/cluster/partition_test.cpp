@@ -2,69 +2,17 @@
 // minority commits nothing while the majority carries on; an isolated
 // leader steps down (check-quorum) and acknowledges no write it could not
 // commit; a healed minority catches up and agrees on disk; slow links delay
-// but lose nothing.
-//
-// Proposals that may never be answered are made on threads of their own
-// with the admin client directly (not Cluster::propose, which retries until
-// it succeeds): the test needs the first answer, whatever it is. The node
-// answers an uncommitted proposal with a timeout after 20 election timeouts
-// (node_admin.cpp), or with a refusal once another entry commits at its
-// index; the client's own deadline only bounds a hung node.
+// but lose nothing. Proposals that may never be answered are one-shot
+// (one_shot_proposal.h).
 #include <gtest/gtest.h>
 
-#include <future>
 #include <thread>
 
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/one_shot_proposal.h"
 
 namespace conclave::cluster_test {
 namespace {
-
-ClusterOptions proxied() {
-  ClusterOptions options;
-  options.through_proxy = true;
-  return options;
-}
-
-// One proposal through node `id`, answered (or not) on another thread.
-struct PendingProposal {
-  std::string data;
-  std::future<admin::Outcome<admin::Response>> answer;
-};
-
-PendingProposal propose_async(Cluster& cluster, std::uint64_t id, const std::string& data) {
-  const std::string socket = cluster.admin_socket(id);
-  return {data, std::async(std::launch::async, [socket, data] {
-            return admin::call_once(socket, admin::ProposeRequest{data}, kCommitDeadline);
-          })};
-}
-
-// The index a proposal was acknowledged at, or nullopt if it was refused,
-// timed out or got no answer.
-std::optional<Acked> acknowledgement(PendingProposal& p) {
-  auto r = p.answer.get();
-  if (!r) {
-    std::cerr << "proposal \"" << p.data << "\": no answer: " << r.error() << "\n";
-    return std::nullopt;
-  }
-  if (!r->ok()) {
-    std::cerr << "proposal \"" << p.data << "\": " << r->describe_error() << "\n";
-    return std::nullopt;
-  }
-  auto* c = std::get_if<admin::Committed>(&r->body);
-  if (c == nullptr) {
-    ADD_FAILURE() << "proposal \"" << p.data << "\" acknowledged without an index";
-    return std::nullopt;
-  }
-  return Acked{c->index, p.data};
-}
-
-// How many entries of `log` carry `data` (test data is unique per proposal).
-int count_with_data(const DiskLog& log, const std::string& data) {
-  int n = 0;
-  for (const auto& e : log.entries) n += e.data == data ? 1 : 0;
-  return n;
-}
 
 // Polls node `id` until its status no longer says it leads.
 bool wait_until_not_leader(Cluster& cluster, std::uint64_t id) {
@@ -104,7 +52,7 @@ std::set<std::uint64_t> all_but(Cluster& cluster, const std::set<std::uint64_t>&
 }
 
 TEST(Partition, MinorityWithTheOldLeaderCommitsNothingWhileTheMajorityCarriesOn) {
-  Cluster cluster(proxied());
+  Cluster cluster(ClusterOptions{.through_proxy = true});
   const std::uint64_t old_leader = start_and_commit_first_entry(cluster, 5);
   ASSERT_NE(old_leader, 0u);
 
@@ -116,9 +64,9 @@ TEST(Partition, MinorityWithTheOldLeaderCommitsNothingWhileTheMajorityCarriesOn)
 
   // Through the old leader (which may still take it into its log) and
   // through its follower (which forwards it to the old leader).
-  std::vector<PendingProposal> stranded;
-  stranded.push_back(propose_async(cluster, old_leader, "minority, via the old leader"));
-  stranded.push_back(propose_async(cluster, follower, "minority, via a follower"));
+  std::vector<OneShotProposal> stranded;
+  stranded.push_back(propose_once_async(cluster, old_leader, "minority, via the old leader"));
+  stranded.push_back(propose_once_async(cluster, follower, "minority, via a follower"));
 
   const std::uint64_t new_leader = cluster.wait_for_leader(majority);
   ASSERT_NE(new_leader, 0u);
@@ -138,12 +86,12 @@ TEST(Partition, MinorityWithTheOldLeaderCommitsNothingWhileTheMajorityCarriesOn)
   // The majority's entries took the indexes the minority had appended at,
   // so nothing proposed in the minority survives anywhere.
   for (const auto& log : cluster.expect_disk_logs_agree()) {
-    for (const auto& p : stranded) EXPECT_EQ(count_with_data(log, p.data), 0) << log.data_dir << ": " << p.data;
+    for (const auto& p : stranded) EXPECT_EQ(count_entries_with_data(log, p.data), 0) << log.data_dir << ": " << p.data;
   }
 }
 
 TEST(Partition, IsolatedLeaderStepsDownAndAcknowledgesOnlyWhatCommitted) {
-  Cluster cluster(proxied());
+  Cluster cluster(ClusterOptions{.through_proxy = true});
   const std::uint64_t old_leader = start_and_commit_first_entry(cluster, 3);
   ASSERT_NE(old_leader, 0u);
 
@@ -151,11 +99,11 @@ TEST(Partition, IsolatedLeaderStepsDownAndAcknowledgesOnlyWhatCommitted) {
   // the old leader after it, while it still believes it leads, or after it
   // stepped down. Whatever each is answered, an acknowledged one must end
   // up in every log.
-  std::vector<PendingProposal> racing;
-  racing.push_back(propose_async(cluster, old_leader, "raced the cut"));
+  std::vector<OneShotProposal> racing;
+  racing.push_back(propose_once_async(cluster, old_leader, "raced the cut"));
   cluster.isolate(old_leader);
   for (int i = 0; i < 3; ++i) {
-    racing.push_back(propose_async(cluster, old_leader, "after the cut #" + std::to_string(i)));
+    racing.push_back(propose_once_async(cluster, old_leader, "after the cut #" + std::to_string(i)));
   }
 
   ASSERT_TRUE(wait_until_not_leader(cluster, old_leader));
@@ -180,12 +128,12 @@ TEST(Partition, IsolatedLeaderStepsDownAndAcknowledgesOnlyWhatCommitted) {
   }
   cluster.stop_all();
   for (const auto& log : cluster.expect_disk_logs_agree({}, acked_by_old_leader)) {
-    for (const auto& p : racing) EXPECT_LE(count_with_data(log, p.data), 1) << log.data_dir << ": " << p.data;
+    for (const auto& p : racing) EXPECT_LE(count_entries_with_data(log, p.data), 1) << log.data_dir << ": " << p.data;
   }
 }
 
 TEST(Partition, HealedMinorityCatchesUpAndAgreesOnDisk) {
-  Cluster cluster(proxied());
+  Cluster cluster(ClusterOptions{.through_proxy = true});
   const std::uint64_t leader = start_and_commit_first_entry(cluster, 5);
   ASSERT_NE(leader, 0u);
 
@@ -213,7 +161,7 @@ TEST(Partition, HealedMinorityCatchesUpAndAgreesOnDisk) {
 }
 
 TEST(Partition, SlowLinksDelayButLoseNothing) {
-  Cluster cluster(proxied());
+  Cluster cluster(ClusterOptions{.through_proxy = true});
   cluster.start_founders(3);
   // Every link slowed by a few ticks (tick_ms is 20), short of an election
   // timeout, so the cluster is slow but stable.
