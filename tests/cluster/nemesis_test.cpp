@@ -1,8 +1,9 @@
 // Random faults from a seed: a nemesis cuts, bridges, half-cuts and slows
-// the links between five nodes, one fault at a time, while one-shot
-// proposals go through random nodes. Whatever each proposal is answered,
-// after the last heal every acknowledged one is in every node's log, the
-// logs agree, and no proposal is there twice.
+// the links between five nodes, one fault at a time, and in one variant
+// also SIGKILLs a node now and then (restarting it a round later), while
+// one-shot proposals go through random nodes. Whatever each proposal is
+// answered, after the last heal every acknowledged one is in every node's
+// log, the logs agree, and no proposal is there twice.
 //
 // The seed is printed; CONCLAVE_NEMESIS_SEED=<n> replays its faults (not
 // the daemons' timing, so a replay is likely, not certain, to fail alike).
@@ -65,19 +66,38 @@ std::string make_random_fault(Cluster& cluster, std::mt19937_64& rng) {
   }
 }
 
-TEST(Nemesis, RandomFaultsLoseNoAcknowledgedEntryAndApplyNoneTwice) {
+// Restarts the node `down` (0: none) and, one round in three, SIGKILLs a
+// random node; returns the node now down (0: none).
+std::uint64_t restart_and_maybe_kill(Cluster& cluster, std::mt19937_64& rng, std::uint64_t down, int round) {
+  if (down != 0) cluster.start(down);
+  if (std::uniform_int_distribution<int>(0, 2)(rng) != 0) return 0;
+  const std::uint64_t victim = any_node(rng);
+  std::cerr << "nemesis round " << round << ": kill -9 node " << victim << "\n";
+  cluster.kill9(victim);
+  cluster.wait_exit(victim);
+  return victim;
+}
+
+// The parameter: whether the nemesis also crashes nodes (with fsync on,
+// since acknowledged entries must then survive SIGKILL).
+class Nemesis : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Nemesis, RandomFaultsLoseNoAcknowledgedEntryAndApplyNoneTwice) {
+  const bool crashes = GetParam();
   const std::uint64_t seed = seed_from_environment();
   std::cerr << "nemesis seed " << seed << " (CONCLAVE_NEMESIS_SEED=" << seed << " replays the faults)\n";
   SCOPED_TRACE("nemesis seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
 
-  Cluster cluster(ClusterOptions{.through_proxy = true});
+  Cluster cluster(ClusterOptions{.no_fsync = !crashes, .through_proxy = true});
+  std::uint64_t down = 0;
   cluster.start_founders(kNodes);
   ASSERT_NE(cluster.wait_for_leader(), 0u);
 
   std::vector<OneShotProposal> proposals;
   for (int round = 0; round < kRounds; ++round) {
     std::cerr << "nemesis round " << round << ": " << make_random_fault(cluster, rng) << "\n";
+    if (crashes) down = restart_and_maybe_kill(cluster, rng, down, round);
     for (int k = 0; k < kProposalsPerRound; ++k) {
       const std::uint64_t via = any_node(rng);
       proposals.push_back(propose_once_async(
@@ -88,6 +108,7 @@ TEST(Nemesis, RandomFaultsLoseNoAcknowledgedEntryAndApplyNoneTwice) {
   }
 
   cluster.heal();
+  if (down != 0) cluster.start(down);
   ASSERT_NE(cluster.wait_for_leader(), 0u);
   std::vector<Acked> acked;
   for (auto& p : proposals) {
@@ -106,6 +127,9 @@ TEST(Nemesis, RandomFaultsLoseNoAcknowledgedEntryAndApplyNoneTwice) {
   }
   std::cerr << "nemesis: " << acked.size() << " of " << proposals.size() << " proposals acknowledged\n";
 }
+
+INSTANTIATE_TEST_SUITE_P(Cluster, Nemesis, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "WithCrashes" : "LinksOnly"; });
 
 }  // namespace
 }  // namespace conclave::cluster_test
