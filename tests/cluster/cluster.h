@@ -3,7 +3,9 @@
 // directory. It starts and restarts nodes, signals them, polls their status
 // and proposes through the admin client library, and on destruction
 // SIGKILLs whatever still runs; if the test failed it prints each node's log
-// and keeps the temp directory, else it removes it.
+// and keeps the temp directory, else it removes it. With through_proxy,
+// every connection between nodes passes through an in-process fault proxy
+// (fault_proxy.h), so that a test can partition, isolate and heal nodes.
 //
 // Waits are bounded by generous deadlines that exist only to fail a hung
 // test; no test asserts on how long something took.
