@@ -129,7 +129,7 @@ TEST_P(Nemesis, RandomFaultsLoseNoAcknowledgedEntryAndApplyNoneTwice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cluster, Nemesis, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "WithCrashes" : "LinksOnly"; });
+                         [](const auto& param_info) { return param_info.param ? "WithCrashes" : "LinksOnly"; });
 
 }  // namespace
 }  // namespace conclave::cluster_test
