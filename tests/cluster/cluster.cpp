@@ -36,7 +36,9 @@ std::string make_temp_dir() {
 std::string conclaved_path() { return CONCLAVED_PATH; }
 std::string conclavectl_path() { return CONCLAVECTL_PATH; }
 
-Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), temp_dir_(make_temp_dir()) {}
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), temp_dir_(make_temp_dir()) {
+  if (options_.through_proxy) proxy_ = std::make_unique<FaultProxy>();
+}
 
 Cluster::~Cluster() {
   kill_all();
@@ -63,6 +65,11 @@ std::uint64_t Cluster::add_node() {
   std::uint64_t id = nodes_.empty() ? 1 : nodes_.rbegin()->first + 1;
   Node& n = nodes_[id];
   n.port = free_port();
+  n.listen_port = n.port;
+  if (proxy_) {
+    n.listen_port = free_port();
+    proxy_->add_node(id, n.port, n.listen_port);
+  }
   fs::create_directories(temp_dir_ + "/n" + std::to_string(id));
   return id;
 }
@@ -81,9 +88,14 @@ std::vector<std::string> Cluster::command_line(std::uint64_t id, StartMode mode,
                                                const std::vector<std::string>& extra_args) const {
   const Node& n = node(id);
   std::vector<std::string> argv = {
-      conclaved_path(),  "--id",          std::to_string(id),      "--cluster-id",   n.cluster_id.empty() ? options_.cluster_id : n.cluster_id,
-      "--data-dir",      data_dir(id),    "--peer-listen",         peer_address(id), "--advertise",
-      peer_address(id),  "--admin-socket", admin_socket(id),       "--tick-ms",      std::to_string(options_.tick_ms),
+      conclaved_path(),
+      "--id", std::to_string(id),
+      "--cluster-id", n.cluster_id.empty() ? options_.cluster_id : n.cluster_id,
+      "--data-dir", data_dir(id),
+      "--peer-listen", "127.0.0.1:" + std::to_string(n.listen_port),
+      "--advertise", peer_address(id),
+      "--admin-socket", admin_socket(id),
+      "--tick-ms", std::to_string(options_.tick_ms),
   };
   switch (mode) {
     case StartMode::kInitialMembers: {
@@ -120,6 +132,30 @@ void Cluster::start(std::uint64_t id, StartMode mode, std::uint64_t join_to,
   }
   n.process = std::make_unique<NodeProcess>(argv, log_path(id));
 }
+
+FaultProxy& Cluster::proxy() {
+  if (!proxy_) throw std::logic_error("cluster test: faults between nodes need ClusterOptions::through_proxy");
+  return *proxy_;
+}
+
+void Cluster::partition(const std::set<std::uint64_t>& a, const std::set<std::uint64_t>& b) {
+  for (auto x : a) {
+    for (auto y : b) {
+      proxy().set_rule(x, y, LinkRule{.blocked = true});
+      proxy().set_rule(y, x, LinkRule{.blocked = true});
+    }
+  }
+}
+
+void Cluster::isolate(std::uint64_t id) {
+  std::set<std::uint64_t> rest;
+  for (const auto& [other, n] : nodes_) {
+    if (other != id) rest.insert(other);
+  }
+  partition({id}, rest);
+}
+
+void Cluster::heal() { proxy().heal(); }
 
 void Cluster::signal(std::uint64_t id, int sig) {
   Node& n = node(id);
@@ -228,6 +264,13 @@ std::optional<Acked> Cluster::propose(std::uint64_t id, const std::string& data,
   return std::nullopt;
 }
 
+bool Cluster::propose_through_each(const std::set<std::uint64_t>& ids, const std::string& tag) {
+  for (auto id : ids) {
+    if (!propose(id, tag + " via node " + std::to_string(id))) return false;
+  }
+  return true;
+}
+
 bool Cluster::wait_for_commit(std::uint64_t index, std::set<std::uint64_t> ids, std::chrono::seconds deadline) {
   const auto until = Clock::now() + deadline;
   std::string last_seen;
@@ -259,6 +302,23 @@ std::uint64_t Cluster::max_acked() const {
   std::uint64_t m = 0;
   for (const auto& a : acked_) m = std::max(m, a.index);
   return m;
+}
+
+std::vector<DiskLog> Cluster::expect_disk_logs_agree(std::set<std::uint64_t> ids,
+                                                     const std::vector<Acked>& also_acked) const {
+  std::uint64_t through = max_acked();
+  for (const auto& a : also_acked) through = std::max(through, a.index);
+  std::vector<DiskLog> logs;
+  for (auto id : this->ids()) {
+    if (ids.empty() || ids.count(id) != 0) logs.push_back(disk_log(id));
+  }
+  for (const auto& log : logs) {
+    SCOPED_TRACE(log.data_dir);
+    expect_all_acked_present(log, acked_);
+    expect_all_acked_present(log, also_acked);
+    expect_logs_agree(logs.front(), log, through);
+  }
+  return logs;
 }
 
 std::vector<std::uint64_t> Cluster::ids() const {

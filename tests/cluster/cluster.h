@@ -3,7 +3,9 @@
 // directory. It starts and restarts nodes, signals them, polls their status
 // and proposes through the admin client library, and on destruction
 // SIGKILLs whatever still runs; if the test failed it prints each node's log
-// and keeps the temp directory, else it removes it.
+// and keeps the temp directory, else it removes it. With through_proxy,
+// every connection between nodes passes through an in-process fault proxy
+// (fault_proxy.h), so that a test can partition, isolate and heal nodes.
 //
 // Waits are bounded by generous deadlines that exist only to fail a hung
 // test; no test asserts on how long something took.
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "tests/cluster/disk_log.h"
+#include "tests/cluster/fault_proxy.h"
 #include "tests/cluster/node_process.h"
 #include "tools/conclavectl/admin_client.h"
 
@@ -41,6 +44,10 @@ struct ClusterOptions {
   std::uint32_t tick_ms = 20;
   // Appended to every node's command line.
   std::vector<std::string> extra_args;
+  // Each node listens on a port of its own and advertises a port of the
+  // fault proxy (fault_proxy.h) instead, so that every connection between
+  // nodes passes through it and partition()/isolate() can cut them.
+  bool through_proxy = false;
 };
 
 enum class StartMode {
@@ -71,6 +78,15 @@ class Cluster {
   std::vector<std::string> command_line(std::uint64_t id, StartMode mode, std::uint64_t join_to,
                                         const std::vector<std::string>& extra_args) const;
 
+  // Faults between nodes (the cluster must run through_proxy). partition()
+  // cuts every link between a node of `a` and one of `b`, both ways, on top
+  // of the cuts already made; isolate() cuts `id` from every other node;
+  // heal() undoes every cut. Each returns once its rules are in force.
+  void partition(const std::set<std::uint64_t>& a, const std::set<std::uint64_t>& b);
+  void isolate(std::uint64_t id);
+  void heal();
+  FaultProxy& proxy();
+
   void signal(std::uint64_t id, int sig);
   void kill9(std::uint64_t id) { signal(id, 9); }
   bool running(std::uint64_t id);
@@ -95,6 +111,9 @@ class Cluster {
   // in acked(). Fails the test at the deadline.
   std::optional<Acked> propose(std::uint64_t id, const std::string& data,
                                std::chrono::seconds deadline = kCommitDeadline);
+  // Proposes "<tag> via node <id>" through each node of `ids` in turn, as
+  // propose() does; false (the test failed) at the first that fails.
+  bool propose_through_each(const std::set<std::uint64_t>& ids, const std::string& tag);
   // Waits until every node in `ids` (default: every running node) reports a
   // commit index of at least `index`.
   bool wait_for_commit(std::uint64_t index, std::set<std::uint64_t> ids = {},
@@ -105,6 +124,7 @@ class Cluster {
 
   std::vector<std::uint64_t> ids() const;
   std::set<std::uint64_t> running_ids();
+  // Where peers dial node `id` (the proxy's port when through_proxy).
   std::string peer_address(std::uint64_t id) const;
   std::uint16_t peer_port(std::uint64_t id) const;
   std::string admin_socket(std::uint64_t id) const;
@@ -115,10 +135,17 @@ class Cluster {
   const ClusterOptions& options() const { return options_; }
   // Reads a stopped node's data directory.
   DiskLog disk_log(std::uint64_t id) const { return read_disk_log(data_dir(id)); }
+  // Reads the logs of the (stopped) nodes `ids` (default: every node) and
+  // checks that each holds every acknowledged entry, acked() and
+  // `also_acked` (acknowledgements the test collected itself), and that
+  // they agree through the last of them. Returns the logs read.
+  std::vector<DiskLog> expect_disk_logs_agree(std::set<std::uint64_t> ids = {},
+                                              const std::vector<Acked>& also_acked = {}) const;
 
  private:
   struct Node {
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;         // advertised
+    std::uint16_t listen_port = 0;  // where the daemon listens: `port` unless proxied
     bool founder = false;
     std::string cluster_id;  // empty: options_.cluster_id
     std::unique_ptr<NodeProcess> process;
@@ -132,6 +159,7 @@ class Cluster {
   std::map<std::uint64_t, Node> nodes_;
   std::vector<Acked> acked_;
   std::uint64_t proposals_ = 0;
+  std::unique_ptr<FaultProxy> proxy_;  // set when options_.through_proxy
 };
 
 // A loopback TCP port that was free a moment ago (bind to port 0, read it

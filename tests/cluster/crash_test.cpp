@@ -16,31 +16,12 @@ ClusterOptions durable() {
   return options;
 }
 
-void propose_through_each(Cluster& cluster, const std::set<std::uint64_t>& ids, const std::string& tag) {
-  for (auto id : ids) {
-    auto acked = cluster.propose(id, tag + " via node " + std::to_string(id));
-    ASSERT_TRUE(acked.has_value());
-  }
-}
-
-void expect_every_node_holds_acked(Cluster& cluster) {
-  const std::uint64_t through = cluster.max_acked();
-  std::vector<DiskLog> logs;
-  for (auto id : cluster.ids()) logs.push_back(cluster.disk_log(id));
-  for (const auto& log : logs) {
-    SCOPED_TRACE(log.data_dir);
-    expect_all_acked_present(log, cluster.acked());
-    expect_logs_agree(logs.front(), log, through);
-  }
-}
-
 TEST(Crash, KilledLeaderIsReplacedAndCatchesUpWithEveryAcknowledgedEntry) {
   Cluster cluster(durable());
   cluster.start_founders(3);
   const std::uint64_t old_leader = cluster.wait_for_leader();
   ASSERT_NE(old_leader, 0u);
-  propose_through_each(cluster, cluster.running_ids(), "before the crash");
-  ASSERT_FALSE(::testing::Test::HasFailure());
+  ASSERT_TRUE(cluster.propose_through_each(cluster.running_ids(), "before the crash"));
 
   cluster.kill9(old_leader);
   auto exit = cluster.wait_exit(old_leader);
@@ -51,18 +32,17 @@ TEST(Crash, KilledLeaderIsReplacedAndCatchesUpWithEveryAcknowledgedEntry) {
   const std::uint64_t new_leader = cluster.wait_for_leader(survivors);
   ASSERT_NE(new_leader, 0u);
   EXPECT_NE(new_leader, old_leader);
-  propose_through_each(cluster, survivors, "after the crash");
-  ASSERT_FALSE(::testing::Test::HasFailure());
+  ASSERT_TRUE(cluster.propose_through_each(survivors, "after the crash"));
 
   cluster.start(old_leader);
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), {old_leader}));
   // It must be a working member again, not only a reader of the log.
   ASSERT_NE(cluster.wait_for_leader(), 0u);
-  propose_through_each(cluster, {old_leader}, "after the restart");
+  ASSERT_TRUE(cluster.propose_through_each({old_leader}, "after the restart"));
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
 
   cluster.kill_all();
-  expect_every_node_holds_acked(cluster);
+  cluster.expect_disk_logs_agree();
 }
 
 TEST(Crash, EveryNodeKilledAtOnceComesBackWithEveryAcknowledgedEntry) {
@@ -70,9 +50,8 @@ TEST(Crash, EveryNodeKilledAtOnceComesBackWithEveryAcknowledgedEntry) {
   cluster.start_founders(3);
   ASSERT_NE(cluster.wait_for_leader(), 0u);
   for (int round = 0; round < 2; ++round) {
-    propose_through_each(cluster, cluster.running_ids(), "round " + std::to_string(round));
+    ASSERT_TRUE(cluster.propose_through_each(cluster.running_ids(), "round " + std::to_string(round)));
   }
-  ASSERT_FALSE(::testing::Test::HasFailure());
   const std::uint64_t acked_before = cluster.max_acked();
 
   cluster.kill_all();  // SIGKILL to all first, then reap: one simultaneous crash
@@ -80,11 +59,11 @@ TEST(Crash, EveryNodeKilledAtOnceComesBackWithEveryAcknowledgedEntry) {
   ASSERT_NE(cluster.wait_for_leader(), 0u);
   // A new leader commits its no-op, which commits everything before it.
   ASSERT_TRUE(cluster.wait_for_commit(acked_before));
-  propose_through_each(cluster, cluster.running_ids(), "after the restart");
+  ASSERT_TRUE(cluster.propose_through_each(cluster.running_ids(), "after the restart"));
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
 
   cluster.kill_all();
-  expect_every_node_holds_acked(cluster);
+  cluster.expect_disk_logs_agree();
 }
 
 }  // namespace

@@ -63,6 +63,12 @@ void expect_all_acked_present(const DiskLog& log, const std::vector<Acked>& acke
   }
 }
 
+int count_entries_with_data(const DiskLog& log, const std::string& data) {
+  int n = 0;
+  for (const auto& e : log.entries) n += e.data == data ? 1 : 0;
+  return n;
+}
+
 void expect_logs_agree(const DiskLog& a, const DiskLog& b, std::uint64_t through) {
   for (std::uint64_t i = 1; i <= through; ++i) {
     const raft::Entry* ea = a.at(i);

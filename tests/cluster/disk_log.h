@@ -36,6 +36,10 @@ DiskLog read_disk_log(const std::string& data_dir);
 // snapshot covers it. Reports each miss as a test failure.
 void expect_all_acked_present(const DiskLog& log, const std::vector<Acked>& acked);
 
+// How many entries of `log` carry `data` (tests make each proposal's data
+// unique, so more than one means it was applied twice).
+int count_entries_with_data(const DiskLog& log, const std::string& data);
+
 // `a` and `b` hold identical entries (index, term, type, data) at every
 // index in 1..through that both hold, and each holds every index in
 // (its snapshot, through]. Reports differences as test failures.

@@ -1,10 +1,12 @@
 // Membership and shutdown: a solo node grows to three through --join (each
 // joiner a learner first, then a voter) and the joiners hold the whole log;
-// a removed node exits 0 while the rest carry on; SIGTERM on a leader hands
+// a removed node exits 0 while the rest carry on; a node lost with its disk
+// is removed and replaced by a fresh one; SIGTERM on a leader hands
 // leadership over before the process exits 0.
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "tests/cluster/cluster.h"
@@ -60,13 +62,7 @@ TEST(Membership, SoloNodeGrowsToThreeVotersByJoin) {
 
   // The joiners hold the whole log, from the solo days on.
   cluster.stop_all();
-  std::vector<DiskLog> logs;
-  for (auto id : cluster.ids()) logs.push_back(cluster.disk_log(id));
-  for (const auto& log : logs) {
-    SCOPED_TRACE(log.data_dir);
-    expect_all_acked_present(log, cluster.acked());
-    expect_logs_agree(logs.front(), log, cluster.max_acked());
-  }
+  cluster.expect_disk_logs_agree();
 }
 
 // The leader stops replicating to a node once its removal is appended, so
@@ -96,6 +92,42 @@ TEST(Membership, RemovedNodeExitsZeroAndTheRestCarryOn) {
     ASSERT_TRUE(cluster.propose(id, "after the removal, via node " + std::to_string(id)).has_value());
   }
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), rest));
+}
+
+// What an operator does when a machine and its disk are gone for good:
+// remove the dead member (its vote is still counted in every quorum until
+// then), and start a new node, with a new id and an empty data directory,
+// that joins. The daemon promotes the learner itself once it has caught up.
+TEST(Membership, NodeLostWithItsDiskIsReplacedByAFreshOne) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(cluster.propose_through_each(cluster.running_ids(), "before the loss"));
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
+
+  const std::uint64_t lost = leader == 3 ? 2 : 3;
+  cluster.kill9(lost);
+  ASSERT_TRUE(cluster.wait_exit(lost).has_value());
+  std::filesystem::remove_all(cluster.data_dir(lost));
+  const auto survivors = cluster.running_ids();
+  ASSERT_TRUE(cluster.propose(leader, "one node lost").has_value());
+
+  auto r = cluster.call(leader, admin::RemoveRequest{lost}, std::chrono::seconds(10));
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(r->ok()) << r->describe_error();
+  ASSERT_TRUE(wait_for_voters(cluster, survivors));
+
+  const std::uint64_t fresh = cluster.add_node();
+  cluster.start(fresh, StartMode::kJoin, *survivors.begin());
+  std::set<std::uint64_t> members = survivors;
+  members.insert(fresh);
+  ASSERT_TRUE(wait_for_voters(cluster, members));
+  ASSERT_TRUE(cluster.propose_through_each(members, "replaced"));
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), members));
+
+  cluster.stop_all();
+  cluster.expect_disk_logs_agree(members);
 }
 
 TEST(Membership, SigtermOnTheLeaderMovesLeadershipAndExitsZero) {

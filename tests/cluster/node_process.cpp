@@ -37,6 +37,13 @@ NodeProcess::NodeProcess(const std::vector<std::string>& argv, const std::string
     ::dup2(null, 0);
     ::dup2(log, 1);
     ::dup2(log, 2);
+    // Nothing else of the test's may reach the daemon. Asio does not open
+    // sockets close-on-exec, so without this a daemon started later would
+    // hold copies of the fault proxy's connections, and closing one in the
+    // proxy would no longer end it for the node at the other end.
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+    }
     ::execv(args[0], args.data());
     const char* msg = "cluster test: exec of the daemon failed: ";
     (void)!::write(2, msg, std::strlen(msg));

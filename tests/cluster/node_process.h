@@ -1,7 +1,9 @@
 // One child process of a cluster test: started with fork+exec, its stdout
 // and stderr appended to a log file, signalled and reaped by pid. The child
 // asks the kernel to SIGKILL it when the test process dies
-// (PR_SET_PDEATHSIG), so a crashed or timed-out test leaves no daemon behind.
+// (PR_SET_PDEATHSIG), so a crashed or timed-out test leaves no daemon behind,
+// and inherits no file descriptor of the test's but standard input (from
+// /dev/null), output and error.
 #pragma once
 
 #include <sys/types.h>

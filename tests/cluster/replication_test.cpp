@@ -43,13 +43,7 @@ TEST_P(Replication, EntriesProposedOnAnyNodeCommitOnAllAndLogsAgreeOnDisk) {
   ASSERT_TRUE(cluster.wait_for_commit(through));
 
   cluster.stop_all();
-  std::vector<DiskLog> logs;
-  for (auto id : cluster.ids()) logs.push_back(cluster.disk_log(id));
-  for (const auto& log : logs) {
-    SCOPED_TRACE(log.data_dir);
-    expect_all_acked_present(log, cluster.acked());
-    expect_logs_agree(logs.front(), log, through);
-  }
+  cluster.expect_disk_logs_agree();
 
   // The same comparison through the operator's tool.
   std::string first;
