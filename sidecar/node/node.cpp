@@ -255,10 +255,12 @@ void Node::observe_changes() {
       // Join requests queued here are the new leader's to handle; joiners ask again.
       joins_waiting_.clear();
       joins_in_flight_.clear();
+      fail_pending_on_step_down();
     }
     last_role_ = role;
   }
   if (leader != last_leader_) {
+    fail_forwards_not_to(leader);
     if (leader == raft::kNoNode) {
       spdlog::info("leader: none known (term {})", term.value());
     } else {

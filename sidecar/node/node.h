@@ -124,6 +124,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   struct PendingForward {
     ipc::Reply reply;
     std::uint64_t deadline_tick = 0;
+    // The leader it was sent to.
+    raft::NodeId to;
   };
   struct PendingTransfer {
     raft::NodeId target;
@@ -174,6 +176,10 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void track(const raft::Proposal& p, OutcomeFn done);
   void resolve_committed(const raft::Entry& entry);
   void fail_all_pending(ipc::AdminError code, const std::string& reason);
+  // Leadership moved: what this node waits for may still commit, but it
+  // will not hear so here; tell the waiters now rather than at the timeout.
+  void fail_pending_on_step_down();
+  void fail_forwards_not_to(raft::NodeId leader);
   ipc::AdminReply not_leader_reply() const;
   std::string address_of(raft::NodeId id) const;
   void membership_request(const raft::ConfigChange& change, ipc::Reply reply);

@@ -110,6 +110,31 @@ void Node::fail_all_pending(AdminError code, const std::string& reason) {
   }
 }
 
+void Node::fail_pending_on_step_down() {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [index, p] : pending) {
+    p.done(Outcome{AdminError::kRejected,
+                   "this node lost leadership before index " + std::to_string(index.value()) +
+                       " committed; the entry may still commit, so its outcome is unknown",
+                   index, p.term});
+  }
+}
+
+void Node::fail_forwards_not_to(NodeId leader) {
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (it->second.to == leader) {
+      ++it;
+      continue;
+    }
+    auto reply = std::move(it->second.reply);
+    it = forwards_.erase(it);
+    reply(AdminReply::failure(AdminError::kRejected,
+                              "the leader the proposal was forwarded to lost leadership; it may still commit, so "
+                              "its outcome is unknown"));
+  }
+}
+
 namespace {
 
 AdminReply to_reply(AdminError error, const std::string& reason, Index index, raft::Term term, NodeId leader) {
@@ -186,7 +211,7 @@ void Node::propose_anywhere(std::string data, ipc::Reply reply) {
     return reply(AdminReply::failure(AdminError::kRejected, "too many proposals are waiting for the leader; retry"));
   }
   std::uint64_t id = next_forward_id_++;
-  forwards_[id] = PendingForward{std::move(reply), tick_count_ + ticks(20)};
+  forwards_[id] = PendingForward{std::move(reply), tick_count_ + ticks(20), leader};
   network_->send_forward(leader, peer::ForwardedProposal{id, std::move(data), 0, 0});
 }
 
