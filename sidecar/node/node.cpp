@@ -150,6 +150,14 @@ void Node::drain() {
   // at a generous limit and let the next event resume.
   for (int pass = 0; pass < 1000 && raft_->has_ready(); ++pass) {
     raft::Ready ready = raft_->ready();
+    // A leader's appends leave before its own write (raft.h, §10.2.1), so
+    // its fsync overlaps the followers' round trip; everything else waits
+    // for the write.
+    const bool sent_first = ready.leader_may_send_first;
+    if (sent_first) {
+      update_peer_addresses();
+      send_messages(ready.messages);
+    }
     if (storage::Status s = data_dir_.persist(ready); !s) {
       return fail_stop("persisting to " + data_dir_.path() + " failed: " + s.error().message);
     }
@@ -170,8 +178,10 @@ void Node::drain() {
     }
     // A configuration takes effect once appended: route the replies below
     // to any member it introduced.
-    update_peer_addresses();
-    send_messages(ready.messages);
+    if (!sent_first) {
+      update_peer_addresses();
+      send_messages(ready.messages);
+    }
     apply(ready);
     if (stopped_) return;
     answer_reads(ready);
@@ -331,8 +341,8 @@ void Node::expire_pending() {
 }
 
 void Node::fail_stop(const std::string& what) {
-  spdlog::critical("{}. Stopping now (fail-stop): nothing that was not persisted has been or will be sent. Fix the "
-                   "disk, then restart the node; it recovers from what was synced.",
+  spdlog::critical("{}. Stopping now (fail-stop): nothing that was not persisted has been or will be acknowledged. "
+                   "Fix the disk, then restart the node; it recovers from what was synced.",
                    what);
   finish(1, "fail-stop");
 }

@@ -9,8 +9,9 @@
 //
 //   while (raft.has_ready()) {
 //     ready = raft.ready();
-//     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is sent
-//     send ready.messages         // InstallSnapshot streams from the snapshot store
+//     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is acknowledged
+//     send ready.messages         // InstallSnapshot streams from the snapshot store;
+//                                 // a leader's appends go before the persist (§10.2.1)
 //     apply ready.committed       // track applied and membership; answer proposals
 //     answer ready.reads          // barriers
 //     raft.advance(ready)

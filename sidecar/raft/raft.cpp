@@ -1,5 +1,6 @@
 // The Raft core's entry points: construction from recovered state, logical
 // time, message dispatch, and the Ready batch the host drains.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -259,6 +260,7 @@ Ready Raft::Impl::ready() {
   flush_pending_sends();
   Ready rd;
   HardState hs = hard_state();
+  const bool term_or_vote_changed = hs.term != last_hard_state_.term || hs.vote != last_hard_state_.vote;
   if (hs != last_hard_state_) {
     rd.must_sync = hs.term != last_hard_state_.term || hs.vote != last_hard_state_.vote;
     rd.hard_state = hs;
@@ -283,6 +285,19 @@ Ready Raft::Impl::ready() {
   reads_.clear();
   rd.failed_reads = std::move(failed_reads_);
   failed_reads_.clear();
+  rd.leader_may_send_first = role_ == Role::kLeader && !term_or_vote_changed && !rd.snapshot &&
+                             std::all_of(rd.messages.begin(), rd.messages.end(), [](const Message& m) {
+                               switch (m.type) {
+                                 case MessageType::kAppend:
+                                 case MessageType::kHeartbeat:
+                                 case MessageType::kInstallSnapshot:
+                                 case MessageType::kTimeoutNow:
+                                 case MessageType::kReadIndexResponse:
+                                   return true;
+                                 default:
+                                   return false;
+                               }
+                             });
   return rd;
 }
 

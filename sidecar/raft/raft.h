@@ -26,6 +26,15 @@
 //      through their index; fail ready.failed_reads.
 //   4. call advance(ready).
 //
+// One exception (dissertation §10.2.1): when ready.leader_may_send_first is
+// set, the host may send ready.messages before or while it persists, so the
+// leader's disk write overlaps its followers' round trip. The core sets it
+// only for a leader whose Ready changes no term or vote, installs no
+// snapshot, and sends nothing that acknowledges state (only appends,
+// heartbeats, snapshots, TimeoutNow and ReadIndex answers). Its own new
+// entries still count toward a commit only after advance() says they are
+// durable, so a commit always means a durable majority.
+//
 // The host may call step/tick/propose between ready() and advance(), but may
 // not call ready() again before advance(). Outputs are returned rather than
 // delivered through callbacks (as ScyllaDB's fsm.hh argues) so the host
@@ -165,6 +174,8 @@ struct Ready {
   std::vector<Entry> committed;
   std::vector<ReadState> reads;
   std::vector<std::uint64_t> failed_reads;
+  // Step 2 may come before step 1: see the exception above.
+  bool leader_may_send_first = false;
 };
 
 enum class ProgressState : std::uint8_t {

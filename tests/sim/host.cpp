@@ -221,17 +221,33 @@ bool Host::handle_ready() {
     if (!rd.reads.empty()) line << " reads " << rd.reads.size();
   }
   // 1. Persist, then sync when the core says a sync is owed.
-  persist(rd);
-  if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
-  if (rd.must_sync || (disk_.has_pending() && rng_.chance(config_.lazy_sync_permille))) {
-    sync_disk();
-  }
-  if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
+  auto persist_and_sync = [&] {
+    persist(rd);
+    if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
+    if (rd.must_sync || (disk_.has_pending() && rng_.chance(config_.lazy_sync_permille))) {
+      sync_disk();
+    }
+    return true;
+  };
   // 2. Send.
-  for (std::size_t i = 0; i < rd.messages.size(); ++i) {
-    if (crash_here(CrashPoint::kMidSend, i)) return false;
-    check_send_contract(rd.messages[i]);
-    send(rd.messages[i]);
+  auto send_all = [&] {
+    for (std::size_t i = 0; i < rd.messages.size(); ++i) {
+      if (crash_here(CrashPoint::kMidSend, i)) return false;
+      check_send_contract(rd.messages[i]);
+      send(rd.messages[i]);
+    }
+    return true;
+  };
+  // A leader may send first when the core allows it (raft.h): a crash can
+  // then leave followers with entries the leader never made durable.
+  if (rd.leader_may_send_first && rng_.chance(config_.leader_send_first_permille)) {
+    if (!send_all()) return false;
+    if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
+    if (!persist_and_sync()) return false;
+  } else {
+    if (!persist_and_sync()) return false;
+    if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
+    if (!send_all()) return false;
   }
   if (crash_here(CrashPoint::kBeforeApply, 0)) return false;
   // 3. Apply: a snapshot replaces the state machine, then entries follow.

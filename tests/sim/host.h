@@ -76,6 +76,9 @@ struct HostConfig {
   // state machine (so a restart resumes from it rather than from the
   // snapshot, and the core must not hand those entries out again).
   std::uint64_t machine_save_permille = 0;
+  // How often a leader sends before it persists when the core allows it
+  // (raft.h, dissertation §10.2.1), as the daemon always does.
+  std::uint64_t leader_send_first_permille = 500;
 };
 
 class Host {

@@ -60,6 +60,7 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
   p.host.chunk_bytes = rng.between(48, 256);  // 1..12 chunks a snapshot
   p.host.lazy_sync_permille = rng.between(0, 1000);
   p.host.machine_save_permille = rng.chance(500) ? rng.between(10, 300) : 0;
+  p.host.leader_send_first_permille = rng.between(0, 1000);
   if (mix == "churn") {
     p.nodes = rng.chance(500) ? 3 : 5;
     p.crash_every_ticks = rng.between(6, 20);

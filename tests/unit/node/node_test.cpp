@@ -132,35 +132,64 @@ TEST_F(NodeTest, ALeaderHandsOffLeadershipWhenShutDown) {
   }));
 }
 
-TEST_F(NodeTest, AFailedSyncStopsTheLeaderBeforeItSendsTheEntry) {
-  Cluster cluster("failstop");
+// Three voters with fsync on (the failure is injected at fdatasync).
+Cluster& three_with_fsync(Cluster& cluster) {
   std::map<std::uint64_t, std::string> members;
   for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
   for (std::uint64_t id = 1; id <= 3; ++id) {
     NodeConfig c = cluster.config(id);
     c.initial_members = members;
-    c.no_fsync = false;  // the failure is injected at fdatasync
+    c.no_fsync = false;
     cluster.add(c);
   }
+  return cluster;
+}
+
+TEST_F(NodeTest, AFailedSyncStopsTheLeaderWithoutAcknowledgingTheEntry) {
+  Cluster cluster("failstop");
+  three_with_fsync(cluster);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   auto first = propose(*leader, "durable");
   ASSERT_TRUE(cluster.run_until([&] { return first->done; }));
   ASSERT_EQ(first->reply.error, ipc::AdminError::kNone) << first->reply.reason;
   const std::uint64_t leader_id = leader->status().id.value();
-  const std::uint64_t last_before = leader->status().last_index.value();
 
   cluster.member(leader_id).faults->syncs_left = 0;  // every sync from now on fails
   auto doomed = propose(*leader, "never durable");
   ASSERT_TRUE(cluster.run_until([&] { return cluster.member(leader_id).exit_code.has_value(); }));
   EXPECT_EQ(*cluster.member(leader_id).exit_code, 1);
   ASSERT_TRUE(doomed->done);
+  // The leader may have sent the entry before its own write (§10.2.1), so
+  // the followers may still commit it; but the leader never said so.
   EXPECT_NE(doomed->reply.error, ipc::AdminError::kNone);
-  // Nothing the leader failed to persist reached a follower.
+}
+
+TEST_F(NodeTest, AFollowerWhoseSyncFailsNeverAcknowledgesTheEntry) {
+  Cluster cluster("followerfail");
+  three_with_fsync(cluster);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
+  Node* leader = cluster.leader();
+  auto first = propose(*leader, "durable");
+  ASSERT_TRUE(cluster.run_until([&] { return first->done; }));
+  const std::uint64_t leader_id = leader->status().id.value();
+  std::vector<std::uint64_t> followers;
   for (std::uint64_t id = 1; id <= 3; ++id) {
-    if (id == leader_id) continue;
-    EXPECT_LE(cluster.member(id).node->status().last_index.value(), last_before) << "node " << id;
+    if (id != leader_id) followers.push_back(id);
   }
+  // One follower is gone; the other's disk fails: no majority can hold the
+  // next entry, so it must never be acknowledged.
+  cluster.member(followers[0]).node->shutdown();
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.member(followers[0]).exit_code.has_value(); }));
+  cluster.member(followers[1]).faults->syncs_left = 0;
+  auto doomed = propose(*leader, "no majority");
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.member(followers[1]).exit_code.has_value(); }));
+  EXPECT_EQ(*cluster.member(followers[1]).exit_code, 1);
+  // Give the leader every chance to (wrongly) count an acknowledgement.
+  cluster.run_until([&] { return doomed->done; });
+  EXPECT_TRUE(!doomed->done || doomed->reply.error != ipc::AdminError::kNone)
+      << "acknowledged at index " << (doomed->reply.committed ? doomed->reply.committed->index : 0)
+      << " without a durable majority";
 }
 
 TEST_F(NodeTest, AnEmptyDataDirectoryWithoutAModeIsRefused) {
