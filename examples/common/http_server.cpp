@@ -78,6 +78,18 @@ void accept_next(tcp::acceptor& acceptor, const HttpService& service) {
 
 }  // namespace
 
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    return std::string(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
 HttpEndpoint parse_endpoint(std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos) throw std::invalid_argument("expected host:port, got '" + std::string(text) + "'");

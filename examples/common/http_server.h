@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,10 @@ struct HttpEndpoint {
   std::string host;
   unsigned short port = 0;
 };
+
+// The value of `name` in a query string "a=1&b=2" (no percent-decoding),
+// or nothing if absent.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
 
 // "127.0.0.1:8080" -> {host, port}; throws std::invalid_argument.
 HttpEndpoint parse_endpoint(std::string_view text);

@@ -3,6 +3,8 @@
 
 #include <charconv>
 
+#include "../common/local_apply.h"
+
 namespace conclave::examples {
 
 namespace {
@@ -11,31 +13,13 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-HttpAnswer error_answer(const Error& e) {
-  // The cluster could not serve it now (no leader, timeout, restart): the
-  // client may retry. Anything else is this node's problem.
-  bool retry_later = e.code() == ErrorCode::timeout || e.code() == ErrorCode::no_leader ||
-                     e.code() == ErrorCode::disconnected || e.code() == ErrorCode::shutting_down;
-  return HttpAnswer{retry_later ? 503u : 500u, std::string(e.what()) + "\n"};
-}
-
 }  // namespace
 
 KvOutcome KvService::commit(const KvCommand& command) {
-  Index index = client_.propose(encode(command)).get();
-  if (!client_.wait_applied(index, timeout_)) {
-    throw Error(ErrorCode::timeout, "committed at " + std::to_string(index) + " but not applied here in time");
-  }
+  Index index = commit_and_apply(client_, encode(command), timeout_);
   // Applied here means recorded, unless so many entries followed that it
   // left the bounded outcome window; it did commit, so report success.
   return store_.outcome(index).value_or(KvOutcome{});
-}
-
-void KvService::linearize() {
-  Index read_index = client_.barrier().get();
-  if (!client_.wait_applied(read_index, timeout_)) {
-    throw Error(ErrorCode::timeout, "this node did not catch up to the read index " + std::to_string(read_index));
-  }
 }
 
 HttpAnswer KvService::handle(const HttpRequest& r) {
@@ -43,7 +27,7 @@ HttpAnswer KvService::handle(const HttpRequest& r) {
     bool stale = r.query == "stale" || r.query.rfind("stale=", 0) == 0;
     if (r.path == "/kv" || r.path == "/kv/") {
       if (r.method != "GET") return {405, "only GET on /kv\n"};
-      if (!stale) linearize();
+      if (!stale) catch_up_for_read(client_, timeout_);
       std::string body;
       for (const auto& [key, value] : store_.list()) body += key + "=" + value + "\n";
       return {200, body};
@@ -72,13 +56,13 @@ HttpAnswer KvService::handle(const HttpRequest& r) {
       return out.ok ? HttpAnswer{204, {}} : HttpAnswer{404, "no such key\n"};
     }
     if (r.method == "GET") {
-      if (!stale) linearize();
+      if (!stale) catch_up_for_read(client_, timeout_);
       auto value = store_.get(key);
       return value ? HttpAnswer{200, *value} : HttpAnswer{404, "no such key\n"};
     }
     return {405, "methods: GET, PUT, DELETE, POST .../inc|dec\n"};
   } catch (const Error& e) {
-    return error_answer(e);
+    return answer_for(e);
   }
 }
 

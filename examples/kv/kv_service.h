@@ -27,8 +27,6 @@ class KvService {
  private:
   // Proposes, waits until the entry is applied here, returns what it did.
   KvOutcome commit(const KvCommand& command);
-  // Waits until a local read reflects every write committed before now.
-  void linearize();
 
   Client& client_;
   KvStore& store_;
