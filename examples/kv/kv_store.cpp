@@ -67,8 +67,7 @@ void KvStore::entry(Index index, Term, std::string_view data) {
   // Every replica refuses the same malformed entry the same way.
   KvOutcome outcome = command ? apply(*command) : KvOutcome{false, "not a kv command"};
   std::unique_lock lock(mutex_);
-  outcomes_[index] = std::move(outcome);
-  while (outcomes_.size() > kOutcomesMax) outcomes_.erase(outcomes_.begin());
+  outcomes_.record(index, std::move(outcome));
 }
 
 KvOutcome KvStore::apply(const KvCommand& c) {
@@ -120,9 +119,7 @@ std::vector<std::pair<std::string, std::string>> KvStore::list() const {
 
 std::optional<KvOutcome> KvStore::outcome(Index index) const {
   std::shared_lock lock(mutex_);
-  auto it = outcomes_.find(index);
-  if (it == outcomes_.end()) return std::nullopt;
-  return it->second;
+  return outcomes_.find(index);
 }
 
 }  // namespace conclave::examples

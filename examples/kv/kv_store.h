@@ -13,6 +13,8 @@
 
 #include <conclave/handler.h>
 
+#include "../common/recent_outcomes.h"
+
 namespace conclave::examples {
 
 // One log entry of the kv service.
@@ -43,17 +45,15 @@ class KvStore final : public Handler {
   std::optional<std::string> get(const std::string& key) const;
   std::vector<std::pair<std::string, std::string>> list() const;
   // The outcome of the entry at `index`, if it was a kv command and is
-  // among the most recent kOutcomesMax entries.
+  // among the most recent entries.
   std::optional<KvOutcome> outcome(Index index) const;
-
-  static constexpr std::size_t kOutcomesMax = 16384;
 
  private:
   KvOutcome apply(const KvCommand& command);
 
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::string> data_;
-  std::map<Index, KvOutcome> outcomes_;
+  RecentOutcomes<KvOutcome> outcomes_;
 };
 
 }  // namespace conclave::examples

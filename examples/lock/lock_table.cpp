@@ -75,8 +75,7 @@ void LockTable::entry(Index index, Term, std::string_view data) {
   auto command = decode_lock_command(data);
   std::unique_lock lock(mutex_);
   LockOutcome outcome = command ? apply(index, *command) : LockOutcome{false, {}, "not a lock command"};
-  outcomes_[index] = std::move(outcome);
-  while (outcomes_.size() > kOutcomesMax) outcomes_.erase(outcomes_.begin());
+  outcomes_.record(index, std::move(outcome));
 }
 
 LockOutcome LockTable::apply(Index index, const LockCommand& c) {
@@ -130,9 +129,7 @@ std::uint64_t LockTable::log_time_ms() const {
 
 std::optional<LockOutcome> LockTable::outcome(Index index) const {
   std::shared_lock lock(mutex_);
-  auto it = outcomes_.find(index);
-  if (it == outcomes_.end()) return std::nullopt;
-  return it->second;
+  return outcomes_.find(index);
 }
 
 }  // namespace conclave::examples

@@ -18,6 +18,8 @@
 
 #include <conclave/handler.h>
 
+#include "../common/recent_outcomes.h"
+
 namespace conclave::examples {
 
 struct LockCommand {
@@ -57,15 +59,13 @@ class LockTable final : public Handler {
   std::uint64_t log_time_ms() const;
   std::optional<LockOutcome> outcome(Index index) const;
 
-  static constexpr std::size_t kOutcomesMax = 16384;
-
  private:
   LockOutcome apply(Index index, const LockCommand& command);
 
   mutable std::shared_mutex mutex_;
   std::uint64_t log_time_ms_ = 0;
   std::map<std::string, Lease> leases_;
-  std::map<Index, LockOutcome> outcomes_;
+  RecentOutcomes<LockOutcome> outcomes_;
 };
 
 }  // namespace conclave::examples

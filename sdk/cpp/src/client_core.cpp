@@ -16,6 +16,10 @@ std::uint64_t random_session() {
   return session;
 }
 
+// A notice per entry would double the messages of a busy stream; the
+// sidecar only needs to know roughly where the application stands.
+constexpr std::chrono::milliseconds kAppliedNoticeDelay{10};
+
 // Codes that no retry can cure: give up instead of looping.
 bool fatal(ErrorCode code) {
   return code == ErrorCode::forbidden || code == ErrorCode::version || code == ErrorCode::malformed;
@@ -31,6 +35,8 @@ ClientCore::ClientCore(Handler& handler, ClientOptions options)
                   options_.stream_buffer_bytes_max),
       request_timer_(io_),
       reconnect_timer_(io_),
+      applied_timer_(io_),
+      applied_latest_(options_.applied_index),
       reconnect_delay_(options_.retry_delay_min) {
   dispatcher_.start();
   boost::asio::post(io_, [this] { connect(); });
@@ -79,6 +85,7 @@ void ClientCore::stop_for_good(Error error) {
   if (connecting_) connecting_->close();
   request_timer_.cancel();
   reconnect_timer_.cancel();
+  applied_timer_.cancel();
   dispatcher_.stop();
   work_.reset();
 }
@@ -114,7 +121,8 @@ void ClientCore::connect() {
         closing_.reset();
         state_ = State::attaching;
         attach_id_ = table_.reserve_id();
-        stream_->write(encode_attach(attach_id_, options_.name, dispatcher_.applied()));
+        applied_sent_ = dispatcher_.applied();  // the attach says it
+        stream_->write(encode_attach(attach_id_, options_.name, applied_sent_));
         stream_->start();
       });
 }
@@ -154,6 +162,7 @@ void ClientCore::on_attached(const Answer& a) {
   if (a.code == ErrorCode::none) {
     state_ = State::attached;
     reconnect_delay_ = options_.retry_delay_min;
+    send_applied();  // what the handler applied while the attach was in flight
     return pump();
   }
   Error refused(a.code, "the sidecar refused to attach: " + a.reason);
@@ -216,8 +225,21 @@ void ClientCore::send_snapshot_chunk(std::uint64_t generation, Index index, std:
 
 void ClientCore::applied(Index index) {
   boost::asio::post(io_, [this, index] {
-    if (state_ == State::attached) stream_->write(encode_applied(index));
+    applied_latest_ = index;
+    if (applied_timer_armed_ || state_ == State::stopped) return;
+    applied_timer_armed_ = true;
+    applied_timer_.expires_after(kAppliedNoticeDelay);
+    applied_timer_.async_wait([this](boost::system::error_code ec) {
+      applied_timer_armed_ = false;
+      if (!ec) send_applied();
+    });
   });
+}
+
+void ClientCore::send_applied() {
+  if (state_ != State::attached || applied_latest_ == applied_sent_) return;
+  applied_sent_ = applied_latest_;
+  stream_->write(encode_applied(applied_sent_));
 }
 
 void ClientCore::drained(std::uint64_t generation, Index) {

@@ -57,6 +57,7 @@ class ClientCore final : public DispatchSink {
   void lose_connection(std::uint64_t generation, std::string why);
   void pump();
   void report(const Error& error);
+  void send_applied();
   void stop_for_good(Error error);  // I/O thread
 
   ClientOptions options_;
@@ -75,6 +76,11 @@ class ClientCore final : public DispatchSink {
   std::optional<Error> closing_;          // what the sidecar said before closing
   boost::asio::steady_timer request_timer_;
   boost::asio::steady_timer reconnect_timer_;
+  // Applied notices are coalesced: at most one per kAppliedNoticeDelay.
+  boost::asio::steady_timer applied_timer_;
+  bool applied_timer_armed_ = false;
+  Index applied_latest_ = 0;  // the latest the callback thread reported
+  Index applied_sent_ = 0;    // the latest this connection was told
   std::chrono::milliseconds reconnect_delay_;
 
   // Guards the decision to stop against submit() from other threads.

@@ -5,7 +5,8 @@ namespace conclave::detail {
 
 namespace {
 
-// An applied notice goes at least this often during a long replay; besides,
+// The applied index is reported to the I/O side (which coalesces notices in
+// time) at least this often during a long replay; besides,
 // one goes whenever the buffer runs empty (the handler caught up).
 constexpr std::size_t kEventsPerNotice = 1024;
 

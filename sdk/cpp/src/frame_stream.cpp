@@ -28,7 +28,10 @@ FrameStream::FrameStream(Socket socket, OnFrame on_frame, OnClosed on_closed)
 
 void FrameStream::start() { read_first_word(); }
 
-void FrameStream::pause() { paused_ = true; }
+void FrameStream::pause() {
+  paused_ = true;
+  if (!write_error_.empty()) fail(write_error_);
+}
 
 void FrameStream::resume() {
   if (!paused_) return;
@@ -110,8 +113,18 @@ void FrameStream::read_body() {
                           });
 }
 
+void FrameStream::write_failed(std::string why) {
+  // The sidecar may have closed after sending what we have not read yet (a
+  // `closing` with its reason, the end of a stream): let the reader reach
+  // the end first. Unless it is paused, and would never get there.
+  write_error_ = std::move(why);
+  writing_ = false;
+  outgoing_.clear();
+  if (paused_ || !reading_) fail(write_error_);
+}
+
 void FrameStream::write(Frame frame) {
-  if (closed_) return;
+  if (closed_ || !write_error_.empty()) return;
   outgoing_.push_back(std::move(frame));
   if (!writing_) write_next();
 }
@@ -127,7 +140,7 @@ void FrameStream::write_next() {
   boost::asio::async_write(socket_, boost::asio::buffer(front.begin(), front.size() * kWordBytes),
                            [self](boost::system::error_code ec, std::size_t) {
                              if (self->closed_) return;
-                             if (ec) return self->fail("writing to the sidecar: " + ec.message());
+                             if (ec) return self->write_failed("writing to the sidecar: " + ec.message());
                              self->outgoing_.pop_front();
                              self->write_next();
                            });

@@ -41,6 +41,7 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
   void read_body();
   void fail(std::string why);
   void write_next();
+  void write_failed(std::string why);
 
   Socket socket_;
   OnFrame on_frame_;
@@ -52,6 +53,7 @@ class FrameStream : public std::enable_shared_from_this<FrameStream> {
   std::size_t table_words_ = 0;
   std::deque<Frame> outgoing_;
   bool writing_ = false;
+  std::string write_error_;  // set once a write failed
 };
 
 }  // namespace conclave::detail

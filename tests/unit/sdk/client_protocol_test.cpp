@@ -55,6 +55,29 @@ ClientOptions options_for(const FakeSidecar& sidecar, Reports* reports = nullptr
   return o;
 }
 
+// A client attached to a fresh fake sidecar: where most tests start.
+struct Attached {
+  explicit Attached(std::uint64_t commit_index = 0) : client(handler, options_for(sidecar, &reports)) {
+    sidecar.accept();
+    sidecar.attach(commit_index);
+  }
+  FakeSidecar sidecar;
+  RecordingHandler handler;
+  Reports reports;
+  Client client;
+};
+
+// The Error a request ended with (the test fails if it succeeded).
+Error error_of(std::future<Index>& future) {
+  try {
+    Index index = future.get();
+    ADD_FAILURE() << "expected an Error, got index " << index;
+  } catch (const Error& e) {
+    return e;
+  }
+  return Error(ErrorCode::none, "no error");
+}
+
 TEST(ClientProtocol, AttachCarriesVersionNameAndAppliedIndex) {
   FakeSidecar sidecar;
   RecordingHandler h;
@@ -72,11 +95,8 @@ TEST(ClientProtocol, AttachCarriesVersionNameAndAppliedIndex) {
 }
 
 TEST(ClientProtocol, StreamReachesTheHandlerInOrderAndAppliedIsAcknowledged) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
-  EXPECT_EQ(sidecar.attach(3), 0u);
+  Attached a(3);
+  auto& [sidecar, h, reports, client] = a;
   sidecar.bootstrap();
   sidecar.arrive(1, 1, "10.0.0.1:7000");
   sidecar.entry(2, 1, "a");
@@ -91,11 +111,8 @@ TEST(ClientProtocol, StreamReachesTheHandlerInOrderAndAppliedIsAcknowledged) {
 }
 
 TEST(ClientProtocol, ProposeIsAnsweredWithTheCommittedIndex) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   auto future = client.propose("hello");
   auto message = sidecar.read();
   auto m = sidecar.root(message);
@@ -116,11 +133,8 @@ TEST(ClientProtocol, ProposeIsAnsweredWithTheCommittedIndex) {
 }
 
 TEST(ClientProtocol, UnknownOutcomeIsRetriedWithTheSameSessionAndSeq) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   auto future = client.propose("once");
   auto first = sidecar.read();
   auto f = sidecar.root(first).getPropose();
@@ -139,29 +153,19 @@ TEST(ClientProtocol, UnknownOutcomeIsRetriedWithTheSameSessionAndSeq) {
 }
 
 TEST(ClientProtocol, RefusedProposalFailsWithCodeAndReason) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   auto future = client.propose("x");
   auto m = sidecar.read();
   sidecar.answer_error(sidecar.root(m).getId(), app::ErrorCode::REJECTED, "too many pending proposals");
-  try {
-    future.get();
-    FAIL() << "expected an Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::rejected);
-    EXPECT_EQ(e.reason(), "too many pending proposals");
-  }
+  Error e = error_of(future);
+  EXPECT_EQ(e.code(), ErrorCode::rejected);
+  EXPECT_EQ(e.reason(), "too many pending proposals");
 }
 
 TEST(ClientProtocol, JoinStreamsChunksAndSetsTheAppliedIndex) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
-  sidecar.attach(11);
+  Attached a(11);
+  auto& [sidecar, h, reports, client] = a;
   sidecar.join(10, 6);
   sidecar.join_chunk(0, "abc", false);
   sidecar.join_chunk(3, "def", true);
@@ -173,11 +177,8 @@ TEST(ClientProtocol, JoinStreamsChunksAndSetsTheAppliedIndex) {
 }
 
 TEST(ClientProtocol, SnapshotRequestIsAnsweredInChunksOfThatIndex) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));  // chunks of 4 bytes
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;  // chunks of 4 bytes
+  auto& [sidecar, h, reports, client] = a;
   sidecar.bootstrap();
   sidecar.entry(1, 1, "0123");
   sidecar.entry(2, 1, "456789");
@@ -206,12 +207,8 @@ TEST(ClientProtocol, SnapshotRequestIsAnsweredInChunksOfThatIndex) {
 }
 
 TEST(ClientProtocol, ReconnectsAndReattachesWithTheAppliedIndexAndResendsProposals) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Reports reports;
-  Client client(h, options_for(sidecar, &reports));
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   sidecar.bootstrap();
   sidecar.entry(1, 1, "a");
   sidecar.entry(2, 1, "b");
@@ -253,12 +250,8 @@ TEST(ClientProtocol, InterruptedJoinReattachesFromNothing) {
 }
 
 TEST(ClientProtocol, ClosingSurfacesTheSidecarsReason) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Reports reports;
-  Client client(h, options_for(sidecar, &reports));
-  sidecar.accept();
-  sidecar.attach();
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   sidecar.closing(app::ErrorCode::SHUTTING_DOWN, "the sidecar is stopping (SIGTERM)");
   sidecar.close_connection();
   auto reported = reports.wait_for(ErrorCode::shutting_down);
@@ -268,24 +261,35 @@ TEST(ClientProtocol, ClosingSurfacesTheSidecarsReason) {
   sidecar.attach();
 }
 
-TEST(ClientProtocol, FatalClosingFailsPendingRequestsWithItsReason) {
-  FakeSidecar sidecar;
-  RecordingHandler h;
-  Client client(h, options_for(sidecar));
-  sidecar.accept();
+TEST(ClientProtocol, ClosingIsReadEvenWhenTheSidecarLeftOurMessagesUnread) {
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
+  auto future = client.propose("never read by the sidecar");
+  sidecar.closing(app::ErrorCode::SHUTTING_DOWN, "stopping with requests unread");
+  sidecar.close_connection();
+  auto reported = reports.wait_for(ErrorCode::shutting_down);
+  ASSERT_TRUE(reported);
+  EXPECT_NE(reported->reason().find("stopping with requests unread"), std::string::npos);
+  sidecar.accept();  // the proposal goes again on the next connection
   sidecar.attach();
+  auto again = sidecar.read();
+  ASSERT_EQ(sidecar.root(again).which(), app::ToSidecar::PROPOSE);
+  sidecar.answer_committed(sidecar.root(again).getId(), 2);
+  EXPECT_EQ(future.get(), 2u);
+}
+
+TEST(ClientProtocol, FatalClosingFailsPendingRequestsWithItsReason) {
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
   auto future = client.propose("x");
   sidecar.read();
   sidecar.closing(app::ErrorCode::MALFORMED, "frame of 9000000 bytes");
-  try {
-    future.get();
-    FAIL() << "expected an Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::malformed);
-    EXPECT_NE(e.reason().find("frame of 9000000 bytes"), std::string::npos);
-  }
+  Error e = error_of(future);
+  EXPECT_EQ(e.code(), ErrorCode::malformed);
+  EXPECT_NE(e.reason().find("frame of 9000000 bytes"), std::string::npos);
   // Later calls fail at once with the same error.
-  EXPECT_THROW(client.propose("y").get(), Error);
+  auto later = client.propose("y");
+  EXPECT_EQ(error_of(later).code(), ErrorCode::malformed);
 }
 
 TEST(ClientProtocol, ProposeFromACallbackDoesNotBlockTheStream) {
