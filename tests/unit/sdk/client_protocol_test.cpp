@@ -67,6 +67,20 @@ struct Attached {
   Client client;
 };
 
+struct ProposalId {
+  std::uint64_t session, seq;
+};
+
+// Reads the next message, which must be a proposal, and answers it
+// committed at `index`.
+ProposalId commit_next_proposal(FakeSidecar& sidecar, std::uint64_t index) {
+  auto message = sidecar.read();
+  auto m = sidecar.root(message);
+  EXPECT_EQ(m.which(), app::ToSidecar::PROPOSE);
+  sidecar.answer_committed(m.getId(), index);
+  return ProposalId{m.getPropose().getSession(), m.getPropose().getSeq()};
+}
+
 // The Error a request ended with (the test fails if it succeeded).
 Error error_of(std::future<Index>& future) {
   try {
@@ -146,9 +160,7 @@ TEST(ClientProtocol, UnknownOutcomeIsRetriedWithTheSameSessionAndSeq) {
   EXPECT_EQ(s.getSeq(), f.getSeq());
   EXPECT_EQ(s.getData(), f.getData());
   sidecar.answer_error(sidecar.root(second).getId(), app::ErrorCode::NO_LEADER, "election");
-  auto third = sidecar.read();
-  EXPECT_EQ(sidecar.root(third).getPropose().getSeq(), f.getSeq());
-  sidecar.answer_committed(sidecar.root(third).getId(), 4);
+  EXPECT_EQ(commit_next_proposal(sidecar, 4).seq, f.getSeq());
   EXPECT_EQ(future.get(), 4u);
 }
 
@@ -222,11 +234,9 @@ TEST(ClientProtocol, ReconnectsAndReattachesWithTheAppliedIndexAndResendsProposa
   EXPECT_TRUE(reports.wait_for(ErrorCode::disconnected));
   sidecar.accept();
   EXPECT_EQ(sidecar.attach(2), 2u);
-  auto after = sidecar.read();
-  ASSERT_EQ(sidecar.root(after).which(), app::ToSidecar::PROPOSE);
-  EXPECT_EQ(sidecar.root(after).getPropose().getSession(), session);
-  EXPECT_EQ(sidecar.root(after).getPropose().getSeq(), seq);
-  sidecar.answer_committed(sidecar.root(after).getId(), 3);
+  ProposalId after = commit_next_proposal(sidecar, 3);
+  EXPECT_EQ(after.session, session);
+  EXPECT_EQ(after.seq, seq);
   EXPECT_EQ(future.get(), 3u);
   sidecar.entry(3, 2, "in flight");
   EXPECT_EQ(h.wait_calls(4).back(), "entry 3 2 in flight");
@@ -272,9 +282,7 @@ TEST(ClientProtocol, ClosingIsReadEvenWhenTheSidecarLeftOurMessagesUnread) {
   EXPECT_NE(reported->reason().find("stopping with requests unread"), std::string::npos);
   sidecar.accept();  // the proposal goes again on the next connection
   sidecar.attach();
-  auto again = sidecar.read();
-  ASSERT_EQ(sidecar.root(again).which(), app::ToSidecar::PROPOSE);
-  sidecar.answer_committed(sidecar.root(again).getId(), 2);
+  commit_next_proposal(sidecar, 2);
   EXPECT_EQ(future.get(), 2u);
 }
 
@@ -308,9 +316,7 @@ TEST(ClientProtocol, ProposeFromACallbackDoesNotBlockTheStream) {
   sidecar.attach();
   sidecar.bootstrap();
   sidecar.entry(1, 1, "trigger");
-  auto m = sidecar.read();
-  ASSERT_EQ(sidecar.root(m).which(), app::ToSidecar::PROPOSE);
-  sidecar.answer_committed(sidecar.root(m).getId(), 2);
+  commit_next_proposal(sidecar, 2);
   sidecar.entry(2, 1, "from callback");
   EXPECT_EQ(h.wait_calls(3).back(), "entry 2 1 from callback");
   EXPECT_EQ(h.proposed.get(), 2u);
