@@ -52,6 +52,14 @@ Client::Client(Handler& handler, ClientOptions options) : impl_(std::make_unique
 Client::~Client() = default;
 
 void Client::propose(std::string data, Completion<Index> done) {
+  // The sidecar closes a session that sends a frame over 8 MiB (a protocol
+  // error, which would stop this client): refuse such a proposal here.
+  constexpr std::size_t kProposeBytesMax = detail::FrameStream::kFrameBytesMax - 4096;
+  if (data.size() > kProposeBytesMax) {
+    Error too_big(ErrorCode::rejected, "a proposal of " + std::to_string(data.size()) + " bytes is over the limit of " +
+                                           std::to_string(kProposeBytesMax) + "; split it into several entries");
+    return done(nullptr, &too_big);
+  }
   impl_->submit(detail::Request::Kind::propose, std::move(data), std::move(done), index_of);
 }
 

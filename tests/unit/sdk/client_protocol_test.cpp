@@ -146,6 +146,15 @@ TEST(ClientProtocol, ProposeIsAnsweredWithTheCommittedIndex) {
   EXPECT_EQ(barrier.get(), 9u);
 }
 
+TEST(ClientProtocol, OversizedProposalIsRefusedBeforeItReachesTheSidecar) {
+  Attached a;
+  auto future = a.client.propose(std::string(9u << 20, 'x'));
+  EXPECT_EQ(error_of(future).code(), ErrorCode::rejected);
+  auto fits = a.client.propose("small");  // the client carries on
+  commit_next_proposal(a.sidecar, 2);
+  EXPECT_EQ(fits.get(), 2u);
+}
+
 TEST(ClientProtocol, UnknownOutcomeIsRetriedWithTheSameSessionAndSeq) {
   Attached a;
   auto& [sidecar, h, reports, client] = a;
