@@ -1,0 +1,227 @@
+// Encoding and decoding of the application protocol's frames.
+#include "wire.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include "schema/app.capnp.h"
+
+namespace conclave::detail {
+
+namespace app = conclave::schema::app;
+
+namespace {
+
+ErrorCode code_of(app::ErrorCode code) {
+  switch (code) {
+    case app::ErrorCode::NONE: return ErrorCode::none;
+    case app::ErrorCode::NO_LEADER: return ErrorCode::no_leader;
+    case app::ErrorCode::UNKNOWN: return ErrorCode::unknown;
+    case app::ErrorCode::REJECTED: return ErrorCode::rejected;
+    case app::ErrorCode::TIMEOUT: return ErrorCode::timeout;
+    case app::ErrorCode::MALFORMED: return ErrorCode::malformed;
+    case app::ErrorCode::SHUTTING_DOWN: return ErrorCode::shutting_down;
+    case app::ErrorCode::INTERNAL: return ErrorCode::internal;
+    case app::ErrorCode::FORBIDDEN: return ErrorCode::forbidden;
+    case app::ErrorCode::VERSION: return ErrorCode::version;
+  }
+  // A code newer than this SDK: treat it as the sidecar refusing.
+  return ErrorCode::rejected;
+}
+
+std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+std::string bytes(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+capnp::Data::Reader data_of(std::string_view s) {
+  return capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(s.data()), s.size());
+}
+
+Member member_of(app::Member::Reader m) { return Member{m.getIndex(), m.getNode(), text(m.getAddress())}; }
+
+Status status_of(app::Status::Reader s) {
+  Status out;
+  out.node_id = s.getNodeId();
+  out.cluster_id = text(s.getClusterId());
+  out.role = text(s.getRole());
+  out.term = s.getTerm();
+  out.leader = s.getLeader();
+  out.commit_index = s.getCommitIndex();
+  out.streamed_index = s.getStreamedIndex();
+  out.applied_index = s.getAppliedIndex();
+  out.last_index = s.getLastIndex();
+  out.snapshot_index = s.getSnapshotIndex();
+  for (auto m : s.getMembers()) out.members.push_back(member_of(m));
+  return out;
+}
+
+Answer answer_of(app::Answer::Reader a) {
+  Answer out;
+  out.id = a.getId();
+  out.code = code_of(a.getError());
+  out.reason = text(a.getReason());
+  switch (a.which()) {
+    case app::Answer::NONE: break;
+    case app::Answer::ATTACHED: {
+      auto at = a.getAttached();
+      out.kind = Answer::Kind::attached;
+      out.attached = Attached{at.getVersion(), at.getNodeId(), text(at.getClusterId()), at.getLeader(),
+                              at.getCommitIndex()};
+      break;
+    }
+    case app::Answer::COMMITTED:
+      out.kind = Answer::Kind::committed;
+      out.index = a.getCommitted().getIndex();
+      out.term = a.getCommitted().getTerm();
+      break;
+    case app::Answer::READ_INDEX:
+      out.kind = Answer::Kind::read_index;
+      out.index = a.getReadIndex();
+      break;
+    case app::Answer::STATUS:
+      out.kind = Answer::Kind::status;
+      out.status = status_of(a.getStatus());
+      break;
+  }
+  return out;
+}
+
+StreamEvent event_of(app::FromSidecar::Reader m) {
+  using K = StreamEvent::Kind;
+  StreamEvent e;
+  switch (m.which()) {
+    case app::FromSidecar::BOOTSTRAP: e.kind = K::bootstrap; break;
+    case app::FromSidecar::JOIN:
+      e.kind = K::join;
+      e.index = m.getJoin().getIndex();
+      e.term = m.getJoin().getTerm();
+      e.bytes = m.getJoin().getBytes();
+      break;
+    case app::FromSidecar::JOIN_CHUNK:
+      e.kind = K::join_chunk;
+      e.bytes = m.getJoinChunk().getOffset();
+      e.data = bytes(m.getJoinChunk().getData());
+      e.done = m.getJoinChunk().getDone();
+      break;
+    case app::FromSidecar::ENTRY:
+      e.kind = K::entry;
+      e.index = m.getEntry().getIndex();
+      e.term = m.getEntry().getTerm();
+      e.data = bytes(m.getEntry().getData());
+      break;
+    case app::FromSidecar::ARRIVE:
+    case app::FromSidecar::DEPART: {
+      auto mm = m.which() == app::FromSidecar::ARRIVE ? m.getArrive() : m.getDepart();
+      e.kind = m.which() == app::FromSidecar::ARRIVE ? K::arrive : K::depart;
+      e.index = mm.getIndex();
+      e.node = mm.getNode();
+      e.address = text(mm.getAddress());
+      break;
+    }
+    case app::FromSidecar::ACCLIMATED:
+      e.kind = K::acclimated;
+      e.index = m.getAcclimated().getIndex();
+      break;
+    case app::FromSidecar::SNAPSHOT:
+      e.kind = K::snapshot;
+      e.index = m.getSnapshot().getIndex();
+      break;
+    case app::FromSidecar::CLOSING:
+      e.kind = K::closing;
+      e.code = code_of(m.getClosing().getError());
+      e.reason = text(m.getClosing().getReason());
+      break;
+    case app::FromSidecar::ANSWER: break;  // handled by the caller
+  }
+  return e;
+}
+
+Frame finish(capnp::MallocMessageBuilder& message) { return capnp::messageToFlatArray(message); }
+
+}  // namespace
+
+std::uint32_t protocol_version() { return app::K_VERSION; }
+
+Incoming decode(kj::ArrayPtr<const capnp::word> words) {
+  try {
+    capnp::FlatArrayMessageReader reader(words);
+    auto m = reader.getRoot<app::FromSidecar>();
+    Incoming in;
+    // A union member newer than this SDK reads as which() beyond our cases;
+    // the switch in event_of leaves it as bootstrap, so refuse it here.
+    auto which = static_cast<unsigned>(m.which());
+    if (which > static_cast<unsigned>(app::FromSidecar::CLOSING)) {
+      throw Error(ErrorCode::malformed, "the sidecar sent a message kind this SDK does not know (" +
+                                            std::to_string(which) + "); upgrade the SDK");
+    }
+    if (m.which() == app::FromSidecar::ANSWER) {
+      in.is_answer = true;
+      in.answer = answer_of(m.getAnswer());
+    } else {
+      in.event = event_of(m);
+    }
+    return in;
+  } catch (const kj::Exception& e) {
+    throw Error(ErrorCode::malformed, std::string("undecodable frame from the sidecar: ") + e.getDescription().cStr());
+  }
+}
+
+Frame encode_attach(std::uint64_t id, std::string_view name, Index applied) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setId(id);
+  auto a = m.initAttach();
+  a.setVersion(app::K_VERSION);
+  a.setName(capnp::Text::Reader(name.data(), name.size()));
+  a.setAppliedIndex(applied);
+  return finish(message);
+}
+
+Frame encode_propose(std::uint64_t id, std::uint64_t session, std::uint64_t seq, std::uint64_t floor,
+                     std::string_view data) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setId(id);
+  auto p = m.initPropose();
+  p.setSession(session);
+  p.setSeq(seq);
+  p.setFloor(floor);
+  p.setData(data_of(data));
+  return finish(message);
+}
+
+Frame encode_barrier(std::uint64_t id) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setId(id);
+  m.setBarrier();
+  return finish(message);
+}
+
+Frame encode_status(std::uint64_t id) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setId(id);
+  m.setStatus();
+  return finish(message);
+}
+
+Frame encode_applied(Index applied) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setApplied(applied);
+  return finish(message);
+}
+
+Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data, bool done) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<app::ToSidecar>();
+  m.setId(id);
+  auto c = m.initSnapshotChunk();
+  c.setIndex(index);
+  c.setData(data_of(data));
+  c.setDone(done);
+  return finish(message);
+}
+
+}  // namespace conclave::detail

@@ -1,0 +1,133 @@
+// The retry rules in isolation: a proposal keeps its session and seq across
+// retries, floor is the lowest unanswered seq, deadlines fail requests.
+#include <gtest/gtest.h>
+
+#include <capnp/serialize.h>
+
+#include "request_table.h"
+#include "schema/app.capnp.h"
+
+namespace conclave::detail {
+namespace {
+
+namespace app = conclave::schema::app;
+using namespace std::chrono_literals;
+
+struct Sent {
+  std::uint64_t id, seq, floor;
+};
+
+Sent read_propose(const Frame& frame) {
+  capnp::FlatArrayMessageReader reader(frame.asPtr());
+  auto m = reader.getRoot<app::ToSidecar>();
+  EXPECT_EQ(m.which(), app::ToSidecar::PROPOSE);
+  EXPECT_EQ(m.getPropose().getSession(), 42u);
+  return Sent{m.getId(), m.getPropose().getSeq(), m.getPropose().getFloor()};
+}
+
+Answer answer(std::uint64_t id, ErrorCode code, Index index = 0) {
+  Answer a;
+  a.id = id;
+  a.code = code;
+  a.kind = Answer::Kind::committed;
+  a.index = index;
+  return a;
+}
+
+struct Outcome {
+  Index index = 0;
+  std::optional<ErrorCode> error;
+};
+
+Request propose(Outcome& out, Clock::time_point deadline) {
+  Request r;
+  r.kind = Request::Kind::propose;
+  r.data = "d";
+  r.deadline = deadline;
+  r.done = [&out](const Answer& a) { out.index = a.index; };
+  r.fail = [&out](const Error& e) { out.error = e.code(); };
+  return r;
+}
+
+TEST(RequestTable, UnknownIsRetriedWithTheSameSeqAfterBackoff) {
+  RequestTable table(42, 10ms, 100ms);
+  auto t0 = Clock::time_point{} + 1h;
+  Outcome out;
+  table.add(propose(out, t0 + 10s), t0);
+  auto sent = table.take_ready(t0);
+  ASSERT_EQ(sent.size(), 1u);
+  Sent first = read_propose(sent[0]);
+  EXPECT_EQ(first.seq, 1u);
+  EXPECT_EQ(first.floor, 1u);
+
+  table.answer(answer(first.id, ErrorCode::unknown), t0);
+  EXPECT_TRUE(table.take_ready(t0).empty());  // not before the backoff
+  EXPECT_EQ(table.next_due(true), t0 + 10ms);
+  auto again = table.take_ready(t0 + 10ms);
+  ASSERT_EQ(again.size(), 1u);
+  Sent second = read_propose(again[0]);
+  EXPECT_EQ(second.seq, 1u);
+  EXPECT_NE(second.id, first.id);
+
+  table.answer(answer(second.id, ErrorCode::none, 7), t0 + 11ms);
+  EXPECT_EQ(out.index, 7u);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(RequestTable, FloorIsTheLowestUnansweredSeq) {
+  RequestTable table(42, 10ms, 100ms);
+  auto t0 = Clock::time_point{} + 1h;
+  Outcome a, b, c;
+  table.add(propose(a, t0 + 10s), t0);
+  table.add(propose(b, t0 + 10s), t0);
+  auto sent = table.take_ready(t0);
+  ASSERT_EQ(sent.size(), 2u);
+  table.answer(answer(read_propose(sent[0]).id, ErrorCode::none, 5), t0);
+  EXPECT_EQ(table.floor(), 2u);
+  table.answer(answer(read_propose(sent[1]).id, ErrorCode::none, 6), t0);
+  EXPECT_EQ(table.floor(), 3u);
+  table.add(propose(c, t0 + 10s), t0);
+  Sent third = read_propose(table.take_ready(t0).at(0));
+  EXPECT_EQ(third.seq, 3u);
+  EXPECT_EQ(third.floor, 3u);
+}
+
+TEST(RequestTable, LostConnectionResendsAndDeadlineFails) {
+  RequestTable table(42, 10ms, 100ms);
+  auto t0 = Clock::time_point{} + 1h;
+  Outcome out;
+  table.add(propose(out, t0 + 1s), t0);
+  Sent first = read_propose(table.take_ready(t0).at(0));
+  table.connection_lost(t0);
+  EXPECT_EQ(table.next_due(false), t0 + 1s);  // only the deadline while detached
+  Sent second = read_propose(table.take_ready(t0).at(0));
+  EXPECT_EQ(second.seq, first.seq);
+  EXPECT_FALSE(table.answer(answer(first.id, ErrorCode::none, 3), t0));  // the old connection's id
+
+  table.expire(t0 + 1s);
+  EXPECT_EQ(out.error, ErrorCode::timeout);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(RequestTable, RefusalFailsWithTheSidecarsReason) {
+  RequestTable table(42, 10ms, 100ms);
+  auto t0 = Clock::time_point{} + 1h;
+  std::optional<Error> failed;
+  Request r;
+  r.kind = Request::Kind::barrier;
+  r.deadline = t0 + 1s;
+  r.done = [](const Answer&) {};
+  r.fail = [&](const Error& e) { failed = e; };
+  table.add(std::move(r), t0);
+  auto frames = table.take_ready(t0);
+  capnp::FlatArrayMessageReader reader(frames.at(0).asPtr());
+  Answer a = answer(reader.getRoot<app::ToSidecar>().getId(), ErrorCode::rejected);
+  a.reason = "too many pending requests";
+  table.answer(a, t0);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->code(), ErrorCode::rejected);
+  EXPECT_EQ(failed->reason(), "too many pending requests");
+}
+
+}  // namespace
+}  // namespace conclave::detail
