@@ -111,9 +111,12 @@ struct Acclimated {
 struct SnapshotRequest {
   std::uint64_t index = 0;
 };
+struct Passed {
+  std::uint64_t index = 0;
+};
 }  // namespace event
 using AppEvent = std::variant<event::Bootstrap, event::Join, event::JoinChunk, event::Entry, event::Arrive,
-                              event::Depart, event::Acclimated, event::SnapshotRequest>;
+                              event::Depart, event::Acclimated, event::SnapshotRequest, event::Passed>;
 
 // The node's handle on one attached application's connection.
 class AppStream {

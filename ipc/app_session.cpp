@@ -82,6 +82,7 @@ struct EventEncoder {
   void operator()(const event::Depart& e) { fill_member(out.initDepart(), e.member); }
   void operator()(const event::Acclimated& e) { out.initAcclimated().setIndex(e.index); }
   void operator()(const event::SnapshotRequest& e) { out.initSnapshot().setIndex(e.index); }
+  void operator()(const event::Passed& e) { out.setPassed(e.index); }
 };
 
 // Fills an Answer's result.

@@ -47,7 +47,11 @@
 #    for a node added to / removed from the cluster's membership. The first
 #    entry of a new cluster is its founding membership: an `arrive` for each
 #    founder, all at index 1. Positions that concern only the sidecar (a new
-#    leader's empty entry, a promotion) are skipped, so indices have gaps.
+#    leader's empty entry, a promotion, a retried duplicate) are skipped, so
+#    indices have gaps; when the stream has caught up past such positions
+#    the sidecar says so with `passed(index)`: nothing up to that index
+#    remains for you, so count yourself applied through it (a barrier's read
+#    index may point at a skipped position).
 #  - `acclimated`, once, when the stream has reached the commit index that
 #    stood when the attach was answered: from here on the application is
 #    live (its state is as recent as its sidecar knows).
@@ -149,6 +153,7 @@ struct FromSidecar {
     acclimated @7 :Acclimated;
     snapshot @8 :SnapshotRequest;
     closing @9 :Closing;
+    passed @10 :UInt64;
   }
 }
 

@@ -23,6 +23,9 @@ struct AppCursor {
   // Positions through here the application has applied already (it attached
   // with that index): they only feed the filter.
   raft::Index silent_through;
+  // The highest index the application was told about (a message at it, a
+  // join, its own applied index at attach, or `passed`).
+  raft::Index reported;
   // Decisions on retried duplicates, as of next - 1.
   SessionFilter filter;
   // The commit index when it attached: acclimated once the stream reaches it.

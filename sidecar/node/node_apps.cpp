@@ -101,6 +101,7 @@ void Node::app_attach(const std::shared_ptr<ipc::AppStream>& stream, ipc::Attach
       c.next = Index(base->meta.index.value() + 1);
     }
     c.silent_through = wanted;
+    c.reported = wanted;
     spdlog::info("{}: '{}' resumes after index {}", stream->label(), c.name, wanted.value());
   } else {
     start_join(c);
@@ -126,6 +127,7 @@ void Node::start_join(AppCursor& c) {
   c.filter = c.join->filter();
   c.next = Index(latest->meta.index.value() + 1);
   c.silent_through = latest->meta.index;
+  c.reported = latest->meta.index;
   c.stream->send(ipc::event::Join{latest->meta.index.value(), latest->meta.term.value(), c.join->app_bytes()});
   spdlog::info("{}: '{}' joins from the snapshot through index {} ({} bytes of application state)",
                c.stream->label(), c.name, latest->meta.index.value(), c.join->app_bytes());
@@ -164,6 +166,10 @@ void Node::pump(AppCursor& c) {
     for (const raft::Entry& e : *entries) deliver(c, e);
   }
   const Index position(c.next.value() - 1);
+  if (!c.join && !stream.closed() && position > c.reported) {
+    c.reported = position;
+    stream.send(ipc::event::Passed{position.value()});
+  }
   if (!c.acclimated && !c.join && !stream.closed() && position >= c.acclimate_at) {
     c.acclimated = true;
     stream.send(ipc::event::Acclimated{c.acclimate_at.value()});
@@ -174,6 +180,10 @@ void Node::pump(AppCursor& c) {
 void Node::deliver(AppCursor& c, const raft::Entry& e) {
   c.next = Index(e.index.value() + 1);
   const bool silent = e.index <= c.silent_through;
+  auto send = [&](const ipc::AppEvent& event) {
+    c.stream->send(event);
+    c.reported = e.index;
+  };
   switch (e.type) {
     case raft::EntryType::kNoop:
       return;
@@ -188,13 +198,13 @@ void Node::deliver(AppCursor& c, const raft::Entry& e) {
         case raft::ConfigChangeType::kBootstrap:
           for (NodeId id : change->founders.voters) {
             auto a = change->founders.addresses.find(id);
-            c.stream->send(ipc::event::Arrive{member(id, a == change->founders.addresses.end() ? "" : a->second)});
+            send(ipc::event::Arrive{member(id, a == change->founders.addresses.end() ? "" : a->second)});
           }
           return;
         case raft::ConfigChangeType::kAddLearner:
-          return c.stream->send(ipc::event::Arrive{member(change->node, change->address)});
+          return send(ipc::event::Arrive{member(change->node, change->address)});
         case raft::ConfigChangeType::kRemove:
-          return c.stream->send(ipc::event::Depart{member(change->node, address_of(change->node))});
+          return send(ipc::event::Depart{member(change->node, address_of(change->node))});
         case raft::ConfigChangeType::kPromote:
           return;
       }
@@ -209,7 +219,7 @@ void Node::deliver(AppCursor& c, const raft::Entry& e) {
       const bool fresh = c.filter.admit(e.index.value(), session, seq, app ? app->floor : 0);
       if (silent || !fresh) return;
       std::string_view data = app ? app->data : std::string_view(e.data);
-      return c.stream->send(ipc::event::Entry{e.index.value(), e.term.value(), std::string(data), session, seq});
+      return send(ipc::event::Entry{e.index.value(), e.term.value(), std::string(data), session, seq});
     }
   }
 }

@@ -141,7 +141,9 @@ void ClientCore::on_frame(std::uint64_t generation, Frame frame) {
   try {
     in = decode(frame.asPtr());
   } catch (const Error& e) {
-    return lose_connection(generation, e.reason());
+    // A message this SDK cannot read will come again after a reconnect:
+    // stop rather than loop.
+    return stop_for_good(e);
   }
   if (in.is_answer) return on_answer(in.answer);
   if (in.event.kind == StreamEvent::Kind::closing) return on_closing(in.event);

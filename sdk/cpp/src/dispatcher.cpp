@@ -228,10 +228,16 @@ bool Dispatcher::apply(Item item) {
         set_applied(e.index);
         break;
       case K::acclimated: handler_.acclimated(e.index); break;
+      // Positions that held nothing for the application count as applied,
+      // so a barrier's read index pointing at one is reached.
+      case K::passed:
+        if (e.index > applied()) set_applied(e.index);
+        break;
       case K::snapshot: {
         ChunkWriter out(sink_, item.generation, e.index, chunk_bytes_);
         handler_.snapshot(e.index, out);
         out.finish();
+        if (e.index > applied()) set_applied(e.index);
         break;
       }
       case K::closing: break;  // the I/O thread handles it

@@ -122,6 +122,10 @@ StreamEvent event_of(app::FromSidecar::Reader m) {
       e.kind = K::acclimated;
       e.index = m.getAcclimated().getIndex();
       break;
+    case app::FromSidecar::PASSED:
+      e.kind = K::passed;
+      e.index = m.getPassed();
+      break;
     case app::FromSidecar::SNAPSHOT:
       e.kind = K::snapshot;
       e.index = m.getSnapshot().getIndex();
@@ -150,7 +154,7 @@ Incoming decode(kj::ArrayPtr<const capnp::word> words) {
     // A union member newer than this SDK reads as which() beyond our cases;
     // the switch in event_of leaves it as bootstrap, so refuse it here.
     auto which = static_cast<unsigned>(m.which());
-    if (which > static_cast<unsigned>(app::FromSidecar::CLOSING)) {
+    if (which > static_cast<unsigned>(app::FromSidecar::PASSED)) {
       throw Error(ErrorCode::malformed, "the sidecar sent a message kind this SDK does not know (" +
                                             std::to_string(which) + "); upgrade the SDK");
     }

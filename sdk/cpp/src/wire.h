@@ -38,7 +38,7 @@ struct Answer {
 
 // One message of the ordered stream (or closing, which ends it).
 struct StreamEvent {
-  enum class Kind { bootstrap, join, join_chunk, entry, arrive, depart, acclimated, snapshot, closing };
+  enum class Kind { bootstrap, join, join_chunk, entry, arrive, depart, acclimated, snapshot, closing, passed };
   Kind kind = Kind::bootstrap;
   Index index = 0;
   Term term = 0;

@@ -122,6 +122,10 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
     applied = d.member.index;
   }
   void apply(const ipc::event::Acclimated&) { acclimated = true; }
+  void apply(const ipc::event::Passed& p) {
+    EXPECT_GT(p.index, applied) << "passed goes forward only";
+    applied = p.index;
+  }
   void apply(const ipc::event::SnapshotRequest& r) {
     EXPECT_GE(r.index, applied) << "asked for a snapshot behind what was applied";
     // The state as of the request is the current one: positions between

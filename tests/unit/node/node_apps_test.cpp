@@ -116,6 +116,13 @@ TEST_F(NodeAppsTest, ARetriedProposalIsDeliveredOnceAndOneBelowTheFloorNotAtAll)
   EXPECT_LT(committed_index(*first), committed_index(*retry));
   ASSERT_TRUE(cluster.run_until([&] { return app->applied >= committed_index(*other_session); }));
   EXPECT_EQ(app->state.entries, (std::vector<std::string>{"once", "two", "three", "once"}));
+
+  // A duplicate at the very end of the log still moves the application's
+  // applied index (with `passed`), or a barrier there would never be reached.
+  auto last_retry = app_propose(node, app, 6, 1, 1, "once");
+  ASSERT_TRUE(cluster.run_until([&] { return last_retry->done; }));
+  ASSERT_TRUE(cluster.run_until([&] { return app->applied >= committed_index(*last_retry); }));
+  EXPECT_EQ(app->state.entries.size(), 4u);
   app->detach();
 }
 
