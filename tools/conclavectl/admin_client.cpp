@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "schema/admin.capnp.h"
+#include "schema/admin_wire.h"
 #include "schema/framing.h"
 
 namespace conclave::admin {
@@ -43,47 +44,6 @@ Outcome<bool> wait_ready(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-ErrorCode from_wire(wire::ErrorCode code) {
-  switch (code) {
-    case wire::ErrorCode::NONE: return ErrorCode::kNone;
-    case wire::ErrorCode::NOT_LEADER: return ErrorCode::kNotLeader;
-    case wire::ErrorCode::NO_LEADER: return ErrorCode::kNoLeader;
-    case wire::ErrorCode::REJECTED: return ErrorCode::kRejected;
-    case wire::ErrorCode::TIMEOUT: return ErrorCode::kTimeout;
-    case wire::ErrorCode::MALFORMED: return ErrorCode::kMalformed;
-    case wire::ErrorCode::INTERNAL: return ErrorCode::kInternal;
-    case wire::ErrorCode::SHUTTING_DOWN: return ErrorCode::kShuttingDown;
-  }
-  return ErrorCode::kUnknown;  // a code added to the schema after this client was built
-}
-
-Status status_from_wire(wire::Status::Reader s) {
-  Status out;
-  out.node_id = s.getNodeId();
-  out.cluster_id = s.getClusterId();
-  out.role = s.getRole();
-  out.term = s.getTerm();
-  out.leader = s.getLeader();
-  out.commit_index = s.getCommitIndex();
-  out.applied_index = s.getAppliedIndex();
-  out.last_index = s.getLastIndex();
-  out.snapshot_index = s.getSnapshotIndex();
-  out.durable_index = s.getDurableIndex();
-  for (auto m : s.getMembers()) {
-    Member member;
-    member.id = m.getId();
-    member.address = m.getAddress();
-    member.voter = m.getVoter();
-    member.match = m.getMatch();
-    member.next = m.getNext();
-    member.state = m.getState();
-    member.recently_active = m.getRecentlyActive();
-    member.lag = m.getLag();
-    out.members.push_back(std::move(member));
-  }
-  return out;
-}
-
 Response response_from_wire(wire::Response::Reader r) {
   Response out;
   out.error = from_wire(r.getError());
@@ -91,8 +51,8 @@ Response response_from_wire(wire::Response::Reader r) {
   out.leader_hint = r.getLeaderHint();
   out.leader_address = r.getLeaderAddress();
   switch (r.which()) {
-    case wire::Response::STATUS: out.body = status_from_wire(r.getStatus()); break;
-    case wire::Response::COMMITTED: out.body = Committed{r.getCommitted().getIndex(), r.getCommitted().getTerm()}; break;
+    case wire::Response::STATUS: out.body = from_wire(r.getStatus()); break;
+    case wire::Response::COMMITTED: out.body = from_wire(r.getCommitted()); break;
     default: break;
   }
   return out;
@@ -118,21 +78,6 @@ void fill_request(wire::Request::Builder b, const Request& request) {
 }
 
 }  // namespace
-
-const char* to_string(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNone: return "none";
-    case ErrorCode::kNotLeader: return "notLeader";
-    case ErrorCode::kNoLeader: return "noLeader";
-    case ErrorCode::kRejected: return "rejected";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kMalformed: return "malformed";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kShuttingDown: return "shuttingDown";
-    case ErrorCode::kUnknown: break;
-  }
-  return "unknown";
-}
 
 std::string Response::describe_error() const {
   std::string text = to_string(error);
