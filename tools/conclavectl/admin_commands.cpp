@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,7 +80,17 @@ bool call(const OnlineOptions& options, const admin::Request& request, Response&
   return true;
 }
 
-const admin::Status* status_of(const Response& r) { return std::get_if<admin::Status>(&r.body); }
+// Asks for the status; on failure prints and returns the exit code in `rc`.
+std::optional<admin::Status> fetch_status(const OnlineOptions& options, int& rc) {
+  Response r;
+  if (!call(options, admin::StatusRequest{}, r, rc)) return std::nullopt;
+  auto* s = std::get_if<admin::Status>(&r.body);
+  if (s == nullptr) {
+    rc = fail_transport(options, "the sidecar answered status without a status: see its log");
+    return std::nullopt;
+  }
+  return std::move(*s);
+}
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
@@ -124,11 +135,9 @@ std::string members_table(const admin::Status& s) {
 }  // namespace
 
 int run_status(const OnlineOptions& options) {
-  Response r;
   int rc = 0;
-  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
-  const admin::Status* s = status_of(r);
-  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  const auto s = fetch_status(options, rc);
+  if (!s) return rc;
   if (options.json) {
     JsonWriter j;
     j.begin_object()
@@ -181,11 +190,9 @@ int run_propose(const OnlineOptions& options, const std::string& data) {
 }
 
 int run_members_list(const OnlineOptions& options) {
-  Response r;
   int rc = 0;
-  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
-  const admin::Status* s = status_of(r);
-  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  const auto s = fetch_status(options, rc);
+  if (!s) return rc;
   if (options.json) {
     JsonWriter j;
     j.begin_object().field("ok", true).field("node_id", s->node_id).field("role", s->role);

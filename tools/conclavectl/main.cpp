@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
   bool json = false;
   int timeout_ms = 5000;
   app.add_option("--socket", socket_path, "the sidecar's admin socket")->envname("CONCLAVE_ADMIN_SOCKET");
-  // Each occurrence is added as it is parsed, so a bad entry is refused
-  // with the command line's other errors.
+  // Checked while parsing, so a bad entry is a usage error (exit 2) like
+  // any other.
   conclave::ctl::NodeSockets node_sockets;
   app.add_option_function<std::vector<std::string>>(
          "--node-socket",
