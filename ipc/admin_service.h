@@ -13,53 +13,22 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
+#include <utility>
+
+#include "schema/admin_types.h"
 
 namespace conclave::ipc {
 
-// Mirrors schema/admin.capnp's ErrorCode.
-enum class AdminError : std::uint8_t {
-  kNone = 0,
-  kNotLeader,
-  kNoLeader,
-  kRejected,
-  kTimeout,
-  kMalformed,
-  kInternal,
-  kShuttingDown,
-};
+// The protocol's plain values, shared with conclavectl (schema/admin_types.h),
+// under the names the node already uses.
+using AdminError = conclave::admin::ErrorCode;
+using MemberInfo = conclave::admin::Member;
+using StatusInfo = conclave::admin::Status;
+using Committed = conclave::admin::Committed;
 
-struct MemberInfo {
-  std::uint64_t id = 0;
-  std::string address;
-  bool voter = false;
-  // Leader only.
-  std::uint64_t match = 0;
-  std::uint64_t next = 0;
-  std::string state;
-  bool recently_active = false;
-  std::uint64_t lag = 0;
-};
-
-struct StatusInfo {
-  std::uint64_t node_id = 0;
-  std::string cluster_id;
-  std::string role;
-  std::uint64_t term = 0;
-  std::uint64_t leader = 0;
-  std::uint64_t commit_index = 0;
-  std::uint64_t applied_index = 0;
-  std::uint64_t last_index = 0;
-  std::uint64_t snapshot_index = 0;
-  std::uint64_t durable_index = 0;
-  std::vector<MemberInfo> members;
-};
-
-struct Committed {
-  std::uint64_t index = 0;
-  std::uint64_t term = 0;
-};
-
+// One answer: an error with its reason and leader hint, or a status, or a
+// committed index. The client's admin::Response holds the same with a
+// variant; optionals here let the node fill it field by field.
 struct AdminReply {
   AdminError error = AdminError::kNone;
   std::string reason;

@@ -7,54 +7,11 @@
 
 #include "ipc/admin_server.h"
 #include "schema/admin.capnp.h"
+#include "schema/admin_wire.h"
 
 namespace conclave::ipc {
 
 namespace admin = conclave::schema::admin;
-
-namespace {
-
-admin::ErrorCode to_capnp(AdminError e) {
-  switch (e) {
-    case AdminError::kNone: return admin::ErrorCode::NONE;
-    case AdminError::kNotLeader: return admin::ErrorCode::NOT_LEADER;
-    case AdminError::kNoLeader: return admin::ErrorCode::NO_LEADER;
-    case AdminError::kRejected: return admin::ErrorCode::REJECTED;
-    case AdminError::kTimeout: return admin::ErrorCode::TIMEOUT;
-    case AdminError::kMalformed: return admin::ErrorCode::MALFORMED;
-    case AdminError::kInternal: return admin::ErrorCode::INTERNAL;
-    case AdminError::kShuttingDown: return admin::ErrorCode::SHUTTING_DOWN;
-  }
-  return admin::ErrorCode::INTERNAL;
-}
-
-void fill_status(admin::Status::Builder out, const StatusInfo& s) {
-  out.setNodeId(s.node_id);
-  out.setClusterId(s.cluster_id);
-  out.setRole(s.role);
-  out.setTerm(s.term);
-  out.setLeader(s.leader);
-  out.setCommitIndex(s.commit_index);
-  out.setAppliedIndex(s.applied_index);
-  out.setLastIndex(s.last_index);
-  out.setSnapshotIndex(s.snapshot_index);
-  out.setDurableIndex(s.durable_index);
-  auto members = out.initMembers(static_cast<unsigned>(s.members.size()));
-  for (unsigned i = 0; i < s.members.size(); ++i) {
-    const MemberInfo& m = s.members[i];
-    auto b = members[i];
-    b.setId(m.id);
-    b.setAddress(m.address);
-    b.setVoter(m.voter);
-    b.setMatch(m.match);
-    b.setNext(m.next);
-    b.setState(m.state);
-    b.setRecentlyActive(m.recently_active);
-    b.setLag(m.lag);
-  }
-}
-
-}  // namespace
 
 AdminSession::AdminSession(AdminServer& server, boost::asio::local::stream_protocol::socket socket,
                            std::uint64_t number)
@@ -123,16 +80,14 @@ void AdminSession::send(std::uint64_t id, const AdminReply& reply) {
   capnp::MallocMessageBuilder message;
   auto r = message.initRoot<admin::Response>();
   r.setId(id);
-  r.setError(to_capnp(reply.error));
+  r.setError(conclave::admin::to_wire(reply.error));
   r.setReason(reply.reason);
   r.setLeaderHint(reply.leader_hint);
   r.setLeaderAddress(reply.leader_address);
   if (reply.status) {
-    fill_status(r.initStatus(), *reply.status);
+    conclave::admin::to_wire(*reply.status, r.initStatus());
   } else if (reply.committed) {
-    auto c = r.initCommitted();
-    c.setIndex(reply.committed->index);
-    c.setTerm(reply.committed->term);
+    conclave::admin::to_wire(*reply.committed, r.initCommitted());
   } else {
     r.setNone();
   }

@@ -35,12 +35,12 @@ void FramedConnection::finish_after_writes() {
 
 void FramedConnection::read_next() {
   if (closing()) return;
-  async_read_frame(socket_, frame_bytes_max_, [self = shared_from_this()](FrameResult r) {
+  framing::async_read_frame(socket_, frame_bytes_max_, [self = shared_from_this()](framing::FrameReadResult r) {
     self->on_read(std::move(r));
   });
 }
 
-void FramedConnection::on_read(FrameResult result) {
+void FramedConnection::on_read(framing::FrameReadResult result) {
   if (closing()) return;
   if (result.io_error) {
     if (result.io_error != boost::asio::error::eof && result.io_error != boost::asio::error::operation_aborted) {
@@ -66,7 +66,7 @@ void FramedConnection::on_read(FrameResult result) {
 
 void FramedConnection::queue(capnp::MessageBuilder& message) {
   if (closed_) return;
-  outbox_.push_back(encode_frame(message));
+  outbox_.push_back(framing::encode_frame(message));
   queued_bytes_ += outbox_.back().size() * sizeof(capnp::word);
   write_next();
 }
@@ -79,7 +79,7 @@ void FramedConnection::write_next() {
   }
   writing_ = true;
   const auto& frame = outbox_.front();
-  boost::asio::async_write(socket_, boost::asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word)),
+  boost::asio::async_write(socket_, framing::frame_buffer(frame),
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                              self->writing_ = false;
                              if (self->closed_) return;

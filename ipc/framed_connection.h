@@ -18,9 +18,12 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <capnp/message.h>
 
-#include "ipc/framing.h"
+#include "schema/stream_framing.h"
 
 namespace conclave::ipc {
+
+// What the sessions receive: one frame, already bounded and parsed.
+using Frame = framing::InboundFrame;
 
 class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
  public:
@@ -60,7 +63,7 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
  private:
   void read_next();
-  void on_read(FrameResult result);
+  void on_read(framing::FrameReadResult result);
   void write_next();
 
   boost::asio::local::stream_protocol::socket socket_;

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "sidecar/peer/framing.h"
+#include "schema/framing.h"
 #include "sidecar/peer/handshake.h"
 
 namespace conclave::peer {
@@ -24,7 +24,7 @@ template <typename Fill>
 kj::Array<capnp::word> build(Fill&& fill) {
   capnp::MallocMessageBuilder message;
   fill(message.initRoot<wire::Frame>());
-  return encode_frame(message);
+  return framing::encode_frame(message);
 }
 
 }  // namespace

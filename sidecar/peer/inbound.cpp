@@ -48,17 +48,17 @@ void Inbound::arm_idle_timer() {
 
 void Inbound::read_next() {
   if (state_ == State::kClosing || state_ == State::kClosed || ctx_->stopped) return;
-  async_read_frame(socket_, ctx_->options.frame_bytes_max,
-                   [self = shared_from_this()](FrameReadResult r) {
-                     if (self->ctx_->stopped || self->state_ == State::kClosed ||
-                         self->state_ == State::kClosing) {
-                       return;
-                     }
-                     self->on_frame(std::move(r));
-                   });
+  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
+                            [self = shared_from_this()](framing::FrameReadResult r) {
+                              if (self->ctx_->stopped || self->state_ == State::kClosed ||
+                                  self->state_ == State::kClosing) {
+                                return;
+                              }
+                              self->on_frame(std::move(r));
+                            });
 }
 
-void Inbound::on_frame(FrameReadResult r) {
+void Inbound::on_frame(framing::FrameReadResult r) {
   if (r.io_error) {
     const bool eof = r.io_error == asio::error::eof;
     return close(eof ? (state_ == State::kAwaitingHello ? "closed before its hello" : "")
@@ -201,7 +201,7 @@ void Inbound::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, frame_buffer(writes_.front()),
+  asio::async_write(socket_, framing::frame_buffer(writes_.front()),
                     [self = shared_from_this()](error_code ec, std::size_t) {
                       self->writing_ = false;
                       if (self->ctx_->stopped || self->state_ == State::kClosed) return;

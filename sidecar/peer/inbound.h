@@ -16,7 +16,7 @@
 #include <kj/array.h>
 
 #include "schema/peer.capnp.h"
-#include "sidecar/peer/framing.h"
+#include "schema/stream_framing.h"
 #include "sidecar/peer/peer_context.h"
 
 namespace conclave::peer {
@@ -36,7 +36,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
   enum class State { kAwaitingHello, kMember, kJoiner, kClosing, kClosed };
 
   void read_next();
-  void on_frame(FrameReadResult result);
+  void on_frame(framing::FrameReadResult result);
   void on_hello(schema::peer::Hello::Reader hello);
   // Returns an error to close the connection with, or empty to carry on.
   std::string dispatch(schema::peer::Frame::Reader frame);

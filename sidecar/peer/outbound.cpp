@@ -144,14 +144,14 @@ void Outbound::on_connected() {
                        ignored);
   }
   const std::uint64_t gen = generation_;
-  async_read_frame(socket_, ctx_->options.frame_bytes_max,
-                   [self = shared_from_this(), gen](FrameReadResult r) {
-                     if (self->generation_ != gen || self->ctx_->stopped) return;
-                     self->on_challenge(std::move(r));
-                   });
+  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
+                            [self = shared_from_this(), gen](framing::FrameReadResult r) {
+                              if (self->generation_ != gen || self->ctx_->stopped) return;
+                              self->on_challenge(std::move(r));
+                            });
 }
 
-void Outbound::on_challenge(FrameReadResult r) {
+void Outbound::on_challenge(framing::FrameReadResult r) {
   if (!r.ok()) {
     return fail(r.io_error ? "connection lost before the challenge: " + r.io_error.message()
                            : r.protocol_error);
@@ -173,19 +173,19 @@ void Outbound::on_challenge(FrameReadResult r) {
   auto hello = std::make_shared<kj::Array<capnp::word>>(
       hello_frame(ctx_->options, ctx_->advertised_address, nonce, own_nonce_, joining_));
   const std::uint64_t gen = generation_;
-  asio::async_write(socket_, frame_buffer(*hello),
+  asio::async_write(socket_, framing::frame_buffer(*hello),
                     [self = shared_from_this(), gen, hello](error_code ec, std::size_t) {
                       if (self->generation_ != gen || self->ctx_->stopped) return;
                       if (ec) self->fail("cannot send hello: " + ec.message());
                     });
-  async_read_frame(socket_, ctx_->options.frame_bytes_max,
-                   [self = shared_from_this(), gen](FrameReadResult r2) {
-                     if (self->generation_ != gen || self->ctx_->stopped) return;
-                     self->on_reply(std::move(r2));
-                   });
+  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
+                            [self = shared_from_this(), gen](framing::FrameReadResult r2) {
+                              if (self->generation_ != gen || self->ctx_->stopped) return;
+                              self->on_reply(std::move(r2));
+                            });
 }
 
-void Outbound::on_reply(FrameReadResult r) {
+void Outbound::on_reply(framing::FrameReadResult r) {
   if (!r.ok()) {
     return fail(r.io_error ? "connection lost during the handshake: " + r.io_error.message()
                            : r.protocol_error);
@@ -335,7 +335,7 @@ void Outbound::pump() {
     const std::size_t bytes = q.frame.size() * sizeof(capnp::word);
     if (!q.chunk) queued_bytes_ -= bytes;
     batch_bytes += bytes;
-    buffers.push_back(frame_buffer(q.frame));
+    buffers.push_back(framing::frame_buffer(q.frame));
     in_flight_.push_back(std::move(q));
   }
   writing_ = true;

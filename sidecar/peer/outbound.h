@@ -22,7 +22,7 @@
 #include <capnp/common.h>
 #include <kj/array.h>
 
-#include "sidecar/peer/framing.h"
+#include "schema/stream_framing.h"
 #include "sidecar/peer/peer_context.h"
 
 namespace conclave::peer {
@@ -69,8 +69,8 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
 
   void dial();
   void on_connected();
-  void on_challenge(FrameReadResult result);
-  void on_reply(FrameReadResult result);
+  void on_challenge(framing::FrameReadResult result);
+  void on_reply(framing::FrameReadResult result);
   void watch_for_close();
   void fail(const std::string& reason, bool refused = false);
   void pump();

@@ -1,7 +1,8 @@
 // conclavectl end to end against a live cluster: status (text and JSON),
-// propose through a follower, leadership transfer on request, members, and
-// the errors an operator meets: no sidecar, bad usage, a running node's
-// data dir given to `log`. Checks exit codes (0 ok, 1 failure, 2 usage) and
+// propose through a follower, leadership transfer on request, members, a
+// follower's notLeader answered with what to run (or followed to the
+// leader's socket when --node-socket lists it), and the errors an operator
+// meets: no sidecar, bad usage, a running node's data dir given to `log`. Checks exit codes (0 ok, 1 failure, 2 usage) and
 // that each error says what to do.
 #include <gtest/gtest.h>
 
@@ -12,10 +13,12 @@
 namespace conclave::cluster_test {
 namespace {
 
-CommandResult ctl(const Cluster& cluster, std::uint64_t id, std::vector<std::string> args) {
+// Runs conclavectl against node `id`'s socket; stderr joins the output
+// unless `stdout_only` (to check that --json prints one object).
+CommandResult ctl(const Cluster& cluster, std::uint64_t id, std::vector<std::string> args, bool stdout_only = false) {
   std::vector<std::string> argv = {conclavectl_path(), "--socket", cluster.admin_socket(id)};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, true);
+  return run_command(argv, !stdout_only);
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -59,9 +62,45 @@ TEST(Conclavectl, DrivesALiveCluster) {
   // Membership changes go to the leader; a follower says where it is.
   // (Promoting a voter is harmless should the old leader lead again.)
   if (now_leading == follower) {
+    const std::string id = std::to_string(follower);
     auto wrong = ctl(cluster, leader, {"members", "promote", "3"});
     EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
     EXPECT_TRUE(contains(wrong.output, "notLeader")) << wrong.output;
+    // It names the leader and says what to run.
+    EXPECT_TRUE(contains(wrong.output, "node " + id + " is the leader (peer address " +
+                                           cluster.peer_address(follower) + ")"))
+        << wrong.output;
+    EXPECT_TRUE(contains(wrong.output, "--socket set to node " + id + "'s admin socket")) << wrong.output;
+    EXPECT_TRUE(contains(wrong.output, "--node-socket " + id + "=PATH")) << wrong.output;
+
+    // With --json, stdout is one object carrying the same.
+    auto wrong_json = ctl(cluster, leader, {"--json", "members", "promote", "3"}, true);
+    EXPECT_EQ(wrong_json.exit_code, 1) << wrong_json.output;
+    ASSERT_FALSE(wrong_json.output.empty());
+    EXPECT_EQ(wrong_json.output.front(), '{') << wrong_json.output;
+    EXPECT_EQ(wrong_json.output.find('\n'), wrong_json.output.size() - 1) << wrong_json.output;
+    EXPECT_TRUE(contains(wrong_json.output, "\"error\":\"notLeader\"")) << wrong_json.output;
+    EXPECT_TRUE(contains(wrong_json.output, "\"leader\":" + id)) << wrong_json.output;
+    EXPECT_TRUE(contains(wrong_json.output, "\"leader_address\":\"" + cluster.peer_address(follower) + "\""))
+        << wrong_json.output;
+    EXPECT_TRUE(contains(wrong_json.output, "\"socket\":\"" + cluster.admin_socket(leader) + "\""))
+        << wrong_json.output;
+    EXPECT_TRUE(contains(wrong_json.output, "\"what_to_do\":\"node " + id + " is the leader"))
+        << wrong_json.output;
+
+    // Told every node's socket, conclavectl asks the leader itself: the old
+    // leader, now a follower, passes the transfer back to where it leads.
+    std::vector<std::string> args;
+    for (auto n : cluster.ids()) {
+      args.push_back("--node-socket");
+      args.push_back(std::to_string(n) + "=" + cluster.admin_socket(n));
+    }
+    args.push_back("transfer-leader");
+    args.push_back(std::to_string(leader));
+    auto followed = ctl(cluster, leader, args);
+    EXPECT_EQ(followed.exit_code, 0) << followed.output;
+    EXPECT_TRUE(contains(followed.output, "asking it at " + cluster.admin_socket(follower))) << followed.output;
+    EXPECT_TRUE(contains(followed.output, "accepted")) << followed.output;
   }
 
   // A running node's data dir is refused by the offline dump.
@@ -88,6 +127,11 @@ TEST(Conclavectl, ErrorsSayWhatToDo) {
 
   auto bad_id = run_command({conclavectl_path(), "--socket", missing, "members", "promote", "zero"}, true);
   EXPECT_EQ(bad_id.exit_code, 2) << bad_id.output;
+
+  auto bad_node_socket =
+      run_command({conclavectl_path(), "--socket", missing, "--node-socket", "two=/tmp/x.sock", "status"}, true);
+  EXPECT_EQ(bad_node_socket.exit_code, 2) << bad_node_socket.output;
+  EXPECT_TRUE(contains(bad_node_socket.output, "--node-socket takes ID=PATH")) << bad_node_socket.output;
 
   auto no_command = run_command({conclavectl_path()}, true);
   EXPECT_EQ(no_command.exit_code, 2) << no_command.output;

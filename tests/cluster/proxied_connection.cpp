@@ -10,8 +10,8 @@
 #include <capnp/serialize.h>
 #include <kj/array.h>
 
+#include "schema/framing.h"
 #include "schema/peer.capnp.h"
-#include "sidecar/peer/framing.h"
 
 namespace conclave::cluster_test {
 
@@ -55,7 +55,7 @@ void ProxiedConnection::read_hello_table() {
   asio::async_read(dialer_, asio::buffer(hello_), [self = shared_from_this()](error_code ec, std::size_t) {
     if (ec || self->closed_) return self->close();
     std::string error;
-    const std::size_t table_words = peer::segment_table_words(self->hello_.data(), error);
+    const std::size_t table_words = framing::segment_table_words(self->hello_.data(), error);
     if (table_words == 0) return self->pass_first_frame();
     self->hello_.resize(table_words * kWordBytes);
     asio::async_read(self->dialer_, asio::buffer(self->hello_.data() + kWordBytes, (table_words - 1) * kWordBytes),
@@ -68,7 +68,7 @@ void ProxiedConnection::read_hello_table() {
 
 void ProxiedConnection::read_hello_body(std::size_t table_words) {
   std::string error;
-  const std::size_t total = peer::frame_words(hello_.data(), table_words, kHelloBytesMax, error);
+  const std::size_t total = framing::frame_words(hello_.data(), table_words, kHelloBytesMax, error);
   if (total == 0) return pass_first_frame();
   hello_.resize(total * kWordBytes);
   asio::async_read(dialer_, asio::buffer(hello_.data() + table_words * kWordBytes, (total - table_words) * kWordBytes),
@@ -84,7 +84,7 @@ void ProxiedConnection::learn_src() {
   auto words = kj::heapArray<capnp::word>(hello_.size() / kWordBytes);
   std::memcpy(words.begin(), hello_.data(), hello_.size());
   try {
-    capnp::FlatArrayMessageReader reader(words.asPtr(), peer::frame_reader_options(kHelloBytesMax));
+    capnp::FlatArrayMessageReader reader(words.asPtr(), framing::frame_reader_options(kHelloBytesMax));
     auto frame = reader.getRoot<schema::peer::Frame>();
     if (frame.isHello()) src_ = frame.getHello().getNodeId();
   } catch (const kj::Exception&) {

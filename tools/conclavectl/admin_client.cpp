@@ -1,5 +1,5 @@
-// The admin client: UNIX-socket connect, capnp standard stream framing with
-// a deadline on every read and write, and translation of Responses into
+// The admin client: UNIX-socket connect, capnp standard stream framing
+// (bounded by schema/framing.h) with a deadline on every read and write, and translation of Responses into
 // plain values (see admin_client.h).
 #include "tools/conclavectl/admin_client.h"
 
@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "schema/admin.capnp.h"
+#include "schema/admin_wire.h"
+#include "schema/framing.h"
 
 namespace conclave::admin {
 
@@ -44,47 +44,6 @@ Outcome<bool> wait_ready(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-ErrorCode from_wire(wire::ErrorCode code) {
-  switch (code) {
-    case wire::ErrorCode::NONE: return ErrorCode::kNone;
-    case wire::ErrorCode::NOT_LEADER: return ErrorCode::kNotLeader;
-    case wire::ErrorCode::NO_LEADER: return ErrorCode::kNoLeader;
-    case wire::ErrorCode::REJECTED: return ErrorCode::kRejected;
-    case wire::ErrorCode::TIMEOUT: return ErrorCode::kTimeout;
-    case wire::ErrorCode::MALFORMED: return ErrorCode::kMalformed;
-    case wire::ErrorCode::INTERNAL: return ErrorCode::kInternal;
-    case wire::ErrorCode::SHUTTING_DOWN: return ErrorCode::kShuttingDown;
-  }
-  return ErrorCode::kUnknown;  // a code added to the schema after this client was built
-}
-
-Status status_from_wire(wire::Status::Reader s) {
-  Status out;
-  out.node_id = s.getNodeId();
-  out.cluster_id = s.getClusterId();
-  out.role = s.getRole();
-  out.term = s.getTerm();
-  out.leader = s.getLeader();
-  out.commit_index = s.getCommitIndex();
-  out.applied_index = s.getAppliedIndex();
-  out.last_index = s.getLastIndex();
-  out.snapshot_index = s.getSnapshotIndex();
-  out.durable_index = s.getDurableIndex();
-  for (auto m : s.getMembers()) {
-    Member member;
-    member.id = m.getId();
-    member.address = m.getAddress();
-    member.voter = m.getVoter();
-    member.match = m.getMatch();
-    member.next = m.getNext();
-    member.state = m.getState();
-    member.recently_active = m.getRecentlyActive();
-    member.lag = m.getLag();
-    out.members.push_back(std::move(member));
-  }
-  return out;
-}
-
 Response response_from_wire(wire::Response::Reader r) {
   Response out;
   out.error = from_wire(r.getError());
@@ -92,8 +51,8 @@ Response response_from_wire(wire::Response::Reader r) {
   out.leader_hint = r.getLeaderHint();
   out.leader_address = r.getLeaderAddress();
   switch (r.which()) {
-    case wire::Response::STATUS: out.body = status_from_wire(r.getStatus()); break;
-    case wire::Response::COMMITTED: out.body = Committed{r.getCommitted().getIndex(), r.getCommitted().getTerm()}; break;
+    case wire::Response::STATUS: out.body = from_wire(r.getStatus()); break;
+    case wire::Response::COMMITTED: out.body = from_wire(r.getCommitted()); break;
     default: break;
   }
   return out;
@@ -119,21 +78,6 @@ void fill_request(wire::Request::Builder b, const Request& request) {
 }
 
 }  // namespace
-
-const char* to_string(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNone: return "none";
-    case ErrorCode::kNotLeader: return "notLeader";
-    case ErrorCode::kNoLeader: return "noLeader";
-    case ErrorCode::kRejected: return "rejected";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kMalformed: return "malformed";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kShuttingDown: return "shuttingDown";
-    case ErrorCode::kUnknown: break;
-  }
-  return "unknown";
-}
 
 std::string Response::describe_error() const {
   std::string text = to_string(error);
@@ -206,8 +150,8 @@ Outcome<Response> AdminClient::call(const Request& request, std::chrono::millise
   auto root = builder.initRoot<wire::Request>();
   root.setId(id);
   fill_request(root, request);
-  auto words = capnp::messageToFlatArray(builder);
-  auto bytes = words.asBytes();
+  auto request_frame = framing::encode_frame(builder);
+  auto bytes = request_frame.asBytes();
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     auto ready = wait_ready(fd_, POLLOUT, deadline);
@@ -249,40 +193,35 @@ Outcome<Response> AdminClient::call(const Request& request, std::chrono::millise
   // Responses may come in any order; with one request in flight, anything
   // but ours or a connection-level error (id 0) is skipped.
   for (;;) {
-    std::uint32_t first = 0;
-    if (auto r = read_exact(&first, 4); !r) { close(); return Fail::failure(r.error()); }
-    const std::size_t segments = std::size_t{first} + 1;
-    if (segments > 512) {
+    // The framing's own bounds (schema/framing.h) before anything is
+    // allocated: the first word, the rest of the table, then the frame.
+    auto refuse = [&](const std::string& why) {
       close();
-      return Fail::failure("the sidecar at " + path_ + " sent a malformed frame (" + std::to_string(segments) +
-                           " segments): is something else listening on that socket?");
-    }
-    // Segment table: count word, sizes, padded to a whole 8-byte word.
-    const std::size_t table_words = (segments + 2) / 2;
-    std::vector<std::uint32_t> table(table_words * 2, 0);
-    table[0] = first;
-    if (auto r = read_exact(table.data() + 1, table_words * 8 - 4); !r) {
+      return Fail::failure("the sidecar at " + path_ + " sent a frame this client refuses (" + why +
+                           "): is something else listening on that socket?");
+    };
+    unsigned char first[sizeof(capnp::word)];
+    if (auto r = read_exact(first, sizeof first); !r) { close(); return Fail::failure(r.error()); }
+    std::string why;
+    const std::size_t table_words = framing::segment_table_words(first, why);
+    if (table_words == 0) return refuse(why);
+    auto table = kj::heapArray<capnp::word>(table_words);
+    std::memcpy(table.begin(), first, sizeof first);
+    if (auto r = read_exact(table.begin() + 1, (table_words - 1) * sizeof(capnp::word)); !r) {
       close();
       return Fail::failure(r.error());
     }
-    std::size_t body_words = 0;
-    for (std::size_t i = 0; i < segments; ++i) body_words += table[1 + i];
-    if ((table_words + body_words) * 8 > kFrameBytesMax) {
-      close();
-      return Fail::failure("the sidecar at " + path_ + " sent a frame of " + std::to_string(body_words * 8) +
-                           " bytes, more than this client accepts: is something else listening on that socket?");
-    }
-    kj::Array<capnp::word> frame = kj::heapArray<capnp::word>(table_words + body_words);
-    std::memcpy(frame.asBytes().begin(), table.data(), table_words * 8);
-    if (auto r = read_exact(frame.asBytes().begin() + table_words * 8, body_words * 8); !r) {
+    const std::size_t total_words = framing::frame_words(table.asBytes().begin(), table_words, kFrameBytesMax, why);
+    if (total_words == 0) return refuse(why);
+    auto words = kj::heapArray<capnp::word>(total_words);
+    std::memcpy(words.begin(), table.begin(), table_words * sizeof(capnp::word));
+    if (auto r = read_exact(words.begin() + table_words, (total_words - table_words) * sizeof(capnp::word)); !r) {
       close();
       return Fail::failure(r.error());
     }
     try {
-      capnp::ReaderOptions options;
-      options.traversalLimitInWords = frame.size() * 2 + 1024;
-      capnp::FlatArrayMessageReader reader(frame, options);
-      auto response = reader.getRoot<wire::Response>();
+      framing::InboundFrame frame(std::move(words), framing::frame_reader_options(kFrameBytesMax));
+      auto response = frame.root<wire::Response>();
       if (response.getId() != id && response.getId() != 0) continue;
       return response_from_wire(response);
     } catch (const kj::Exception& e) {

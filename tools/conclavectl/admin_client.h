@@ -3,9 +3,10 @@
 // with the same id. Shared by conclavectl and the cluster tests (library
 // conclave_admin_client), so both speak the protocol the same way.
 //
-// Answers come back as plain C++ values rather than capnp readers: a reader
-// dies with its message buffer, and callers (printing, polling for a leader)
-// want to keep what they got. One request at a time per connection; the
+// Answers come back as the protocol's plain C++ values (schema/admin_types.h,
+// shared with the server) rather than capnp readers: a reader dies with its
+// message buffer, and callers (printing, polling for a leader) want to keep
+// what they got. One request at a time per connection; the
 // socket is blocking, with poll() bounding every wait so that a hung sidecar
 // costs at most the timeout.
 #pragma once
@@ -17,6 +18,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "schema/admin_types.h"
 
 namespace conclave::admin {
 
@@ -40,49 +43,6 @@ class Outcome {
   };
   explicit Outcome(Failure f) : v_(std::move(f)) {}
   std::variant<T, Failure> v_;
-};
-
-// Mirrors schema::admin::ErrorCode.
-enum class ErrorCode { kNone, kNotLeader, kNoLeader, kRejected, kTimeout, kMalformed, kInternal, kShuttingDown, kUnknown };
-// The schema's spelling ("notLeader"), for output.
-const char* to_string(ErrorCode code);
-
-struct Member {
-  std::uint64_t id = 0;
-  std::string address;
-  bool voter = false;
-  // Leader only: replication progress (zero elsewhere).
-  std::uint64_t match = 0;
-  std::uint64_t next = 0;
-  std::string state;
-  bool recently_active = false;
-  std::uint64_t lag = 0;
-};
-
-struct Status {
-  std::uint64_t node_id = 0;
-  std::string cluster_id;
-  std::string role;
-  std::uint64_t term = 0;
-  std::uint64_t leader = 0;
-  std::uint64_t commit_index = 0;
-  std::uint64_t applied_index = 0;
-  std::uint64_t last_index = 0;
-  std::uint64_t snapshot_index = 0;
-  std::uint64_t durable_index = 0;
-  std::vector<Member> members;
-
-  const Member* member(std::uint64_t id) const {
-    for (const auto& m : members) {
-      if (m.id == id) return &m;
-    }
-    return nullptr;
-  }
-};
-
-struct Committed {
-  std::uint64_t index = 0;
-  std::uint64_t term = 0;
 };
 
 // One Response. `error` other than kNone means the sidecar refused; `reason`

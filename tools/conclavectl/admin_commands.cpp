@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,40 +47,50 @@ int fail_transport(const OnlineOptions& options, const std::string& message) {
   return 1;
 }
 
-int fail_refused(const OnlineOptions& options, const Response& r) {
+int fail_refused(const OnlineOptions& options, const RoutedAnswer& routed) {
+  const Response& r = routed.answer.value();
+  const std::string advice = what_to_do(r, options.node_sockets, routed.asked);
   if (options.json) {
     JsonWriter j;
     j.begin_object().field("ok", false).field("error", admin::to_string(r.error)).field("reason", r.reason);
     if (r.leader_hint != 0) j.field("leader", r.leader_hint).field("leader_address", r.leader_address);
+    j.field("socket", routed.socket);
+    if (!advice.empty()) j.field("what_to_do", advice);
     j.end_object();
     std::cout << j.str() << '\n';
   }
-  std::cerr << "conclavectl: the sidecar refused: " << r.describe_error() << '\n';
-  if (r.error == admin::ErrorCode::kNotLeader) {
-    std::cerr << "conclavectl: run the command against the leader's admin socket\n";
-  } else if (r.error == admin::ErrorCode::kNoLeader) {
-    std::cerr << "conclavectl: the cluster has no leader right now; retry shortly, or check that a quorum of "
-                 "members is running (conclavectl status on each)\n";
-  }
+  std::cerr << "conclavectl: the sidecar at " << routed.socket << " refused: " << r.describe_error() << '\n';
+  if (!advice.empty()) std::cerr << "conclavectl: " << advice << '\n';
   return 1;
 }
 
-// Calls the sidecar; on failure prints and returns the exit code in `rc`.
+// Calls the sidecar, following a leader hint where the leader's socket is
+// known; on failure prints and returns the exit code in `rc`.
 bool call(const OnlineOptions& options, const admin::Request& request, Response& out, int& rc) {
-  auto result = admin::call_once(options.socket_path, request, options.timeout);
-  if (!result) {
-    rc = fail_transport(options, result.error());
+  auto routed = call_following_leader(options.socket_path, options.node_sockets, request, options.timeout, std::cerr);
+  if (!routed.answer) {
+    rc = fail_transport(options, routed.answer.error());
     return false;
   }
-  out = std::move(result.value());
-  if (!out.ok()) {
-    rc = fail_refused(options, out);
+  if (!routed.answer->ok()) {
+    rc = fail_refused(options, routed);
     return false;
   }
+  out = std::move(routed.answer.value());
   return true;
 }
 
-const admin::Status* status_of(const Response& r) { return std::get_if<admin::Status>(&r.body); }
+// Asks for the status; on failure prints and returns the exit code in `rc`.
+std::optional<admin::Status> fetch_status(const OnlineOptions& options, int& rc) {
+  Response r;
+  if (!call(options, admin::StatusRequest{}, r, rc)) return std::nullopt;
+  auto* s = std::get_if<admin::Status>(&r.body);
+  if (s == nullptr) {
+    rc = fail_transport(options, "the sidecar answered status without a status: see its log");
+    return std::nullopt;
+  }
+  return std::move(*s);
+}
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
@@ -124,11 +135,9 @@ std::string members_table(const admin::Status& s) {
 }  // namespace
 
 int run_status(const OnlineOptions& options) {
-  Response r;
   int rc = 0;
-  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
-  const admin::Status* s = status_of(r);
-  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  const auto s = fetch_status(options, rc);
+  if (!s) return rc;
   if (options.json) {
     JsonWriter j;
     j.begin_object()
@@ -181,11 +190,9 @@ int run_propose(const OnlineOptions& options, const std::string& data) {
 }
 
 int run_members_list(const OnlineOptions& options) {
-  Response r;
   int rc = 0;
-  if (!call(options, admin::StatusRequest{}, r, rc)) return rc;
-  const admin::Status* s = status_of(r);
-  if (s == nullptr) return fail_transport(options, "the sidecar answered status without a status: see its log");
+  const auto s = fetch_status(options, rc);
+  if (!s) return rc;
   if (options.json) {
     JsonWriter j;
     j.begin_object().field("ok", true).field("node_id", s->node_id).field("role", s->role);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tools/conclavectl/admin_client.h"
+#include "tools/conclavectl/leader_route.h"
 
 namespace conclave::ctl {
 
@@ -15,6 +16,8 @@ struct OnlineOptions {
   std::string socket_path;
   bool json = false;
   std::chrono::milliseconds timeout{5000};
+  // Other nodes' admin sockets, to follow a leader hint to (leader_route.h).
+  NodeSockets node_sockets;
 };
 
 int run_status(const OnlineOptions& options);

@@ -8,6 +8,7 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "tools/conclavectl/admin_commands.h"
 #include "tools/conclavectl/log_dump.h"
@@ -28,7 +29,9 @@ const CLI::Validator kNodeId(
 const char* kDescription =
     "conclavectl: administer a Conclave sidecar.\n"
     "Online commands need --socket, the sidecar's admin socket (conclaved --admin-socket; by default\n"
-    "<data-dir>/admin.sock). `log` reads a stopped node's data directory instead.";
+    "<data-dir>/admin.sock). Membership changes and transfer-leader must reach the leader: list the\n"
+    "nodes' sockets with --node-socket ID=PATH and conclavectl follows a follower's leader hint there.\n"
+    "`log` reads a stopped node's data directory instead.";
 
 }  // namespace
 
@@ -42,6 +45,22 @@ int main(int argc, char** argv) {
   bool json = false;
   int timeout_ms = 5000;
   app.add_option("--socket", socket_path, "the sidecar's admin socket")->envname("CONCLAVE_ADMIN_SOCKET");
+  // Checked while parsing, so a bad entry is a usage error (exit 2) like
+  // any other.
+  conclave::ctl::NodeSockets node_sockets;
+  app.add_option_function<std::vector<std::string>>(
+         "--node-socket",
+         [&node_sockets](const std::vector<std::string>& given) {
+           for (const auto& entries : given) {
+             if (auto wrong = conclave::ctl::add_node_sockets(entries, node_sockets); !wrong.empty()) {
+               throw CLI::ValidationError(wrong);
+             }
+           }
+         },
+         "ID=PATH: node ID's admin socket (repeat, or separate with commas); a request a follower refuses as "
+         "notLeader is sent again to the leader's socket if listed")
+      ->allow_extra_args(false)
+      ->envname("CONCLAVE_NODE_SOCKETS");
   app.add_flag("--json", json, "print one JSON object instead of text");
   app.add_option("--timeout-ms", timeout_ms, "how long to wait for the sidecar's answer (default 5000)")
       ->check(CLI::PositiveNumber);
@@ -98,7 +117,7 @@ int main(int argc, char** argv) {
                  "(conclaved --admin-socket; by default <data-dir>/admin.sock)\n";
     return kUsage;
   }
-  conclave::ctl::OnlineOptions online{socket_path, json, std::chrono::milliseconds(timeout_ms)};
+  conclave::ctl::OnlineOptions online{socket_path, json, std::chrono::milliseconds(timeout_ms), node_sockets};
   namespace admin = conclave::admin;
   if (status->parsed()) return conclave::ctl::run_status(online);
   if (propose->parsed()) return conclave::ctl::run_propose(online, data);

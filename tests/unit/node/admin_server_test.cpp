@@ -17,7 +17,6 @@
 #include <thread>
 
 #include "ipc/admin_server.h"
-#include "ipc/framing.h"
 #include "tests/unit/node/frame_client.h"
 #include "schema/admin.capnp.h"
 
@@ -79,7 +78,7 @@ class AdminServerTest : public ::testing::Test {
   static void send(testing::FrameClient& c, const std::function<void(admin::Request::Builder)>& fill) {
     c.send<admin::Request>(fill);
   }
-  static std::unique_ptr<Frame> receive(testing::FrameClient& c) { return c.receive(); }
+  static std::unique_ptr<framing::InboundFrame> receive(testing::FrameClient& c) { return c.receive(); }
 
   boost::asio::io_context io_;
   ScriptedService service_;
@@ -146,7 +145,7 @@ TEST_F(AdminServerTest, AMalformedFrameClosesOnlyItsConnection) {
   EXPECT_EQ(error->root<admin::Response>().getId(), 0u);
   EXPECT_EQ(error->root<admin::Response>().getError(), admin::ErrorCode::MALFORMED);
   // Then the server closes that connection.
-  std::unique_ptr<Frame> after = receive(*bad);
+  std::unique_ptr<framing::InboundFrame> after = receive(*bad);
   EXPECT_FALSE(after);
 
   send(*good, [](admin::Request::Builder r) {

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "ipc/framing.h"
+#include "schema/stream_framing.h"
 
 namespace conclave::ipc::testing {
 
@@ -26,17 +26,17 @@ class FrameClient {
   void send(const std::function<void(typename Root::Builder)>& fill) {
     capnp::MallocMessageBuilder message;
     fill(message.initRoot<Root>());
-    auto frame = encode_frame(message);
+    auto frame = framing::encode_frame(message);
     write_raw(frame.begin(), frame.size() * sizeof(capnp::word));
   }
   void write_raw(const void* bytes, std::size_t n) { boost::asio::write(socket_, boost::asio::buffer(bytes, n)); }
 
   // Runs the server loop until a whole frame has arrived; null if the
   // connection ended (or nothing came within a generous bound).
-  std::unique_ptr<Frame> receive() {
-    std::unique_ptr<Frame> frame;
+  std::unique_ptr<framing::InboundFrame> receive() {
+    std::unique_ptr<framing::InboundFrame> frame;
     bool done = false;
-    async_read_frame(socket_, 16u << 20, [&](FrameResult r) {
+    framing::async_read_frame(socket_, 16u << 20, [&](framing::FrameReadResult r) {
       frame = std::move(r.frame);
       done = true;
     });

@@ -4,8 +4,8 @@
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
 
+#include "schema/framing.h"
 #include "sidecar/peer/frames.h"
-#include "sidecar/peer/framing.h"
 #include "sidecar/peer/handshake.h"
 #include "sidecar/peer/raft_codec.h"
 #include "tests/unit/peer/message_samples.h"
@@ -19,7 +19,7 @@ using testing::full_message;
 
 // Decodes the Raft message in an encoded frame.
 Decoded<raft::Message> through_frame(const kj::Array<capnp::word>& words) {
-  capnp::FlatArrayMessageReader reader(words.asPtr(), frame_reader_options(1u << 20));
+  capnp::FlatArrayMessageReader reader(words.asPtr(), framing::frame_reader_options(1u << 20));
   auto frame = reader.getRoot<wire::Frame>();
   EXPECT_EQ(frame.which(), wire::Frame::RAFT);
   return decode_raft_message(frame.getRaft());

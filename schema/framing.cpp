@@ -1,12 +1,10 @@
-// The non-template half of the stream framing: segment-table arithmetic and
-// bounds, reader options and encoding. See framing.h.
-#include "sidecar/peer/framing.h"
+// The bounds of the stream framing: segment-table arithmetic, reader options
+// and encoding. See framing.h.
+#include "schema/framing.h"
 
 #include <algorithm>
 
-#include <fmt/format.h>
-
-namespace conclave::peer {
+namespace conclave::framing {
 namespace {
 
 // The wire is little-endian whatever the host is.
@@ -28,23 +26,23 @@ capnp::ReaderOptions frame_reader_options(std::size_t frame_bytes_max) {
 std::size_t segment_table_words(const unsigned char* first_word, std::string& error) {
   const std::uint64_t segments = std::uint64_t{load_le32(first_word)} + 1;
   if (segments > kFrameSegmentsMax) {
-    error = fmt::format("frame claims {} segments (at most {} allowed)", segments,
-                        kFrameSegmentsMax);
+    error = "frame claims " + std::to_string(segments) + " segments (at most " + std::to_string(kFrameSegmentsMax) +
+            " allowed)";
     return 0;
   }
   // One u32 for the count and one per segment, padded to whole words.
   return static_cast<std::size_t>((segments + 2) / 2);
 }
 
-std::size_t frame_words(const unsigned char* table, std::size_t table_words,
-                        std::size_t frame_bytes_max, std::string& error) {
+std::size_t frame_words(const unsigned char* table, std::size_t table_words, std::size_t frame_bytes_max,
+                        std::string& error) {
   const std::uint64_t segments = std::uint64_t{load_le32(table)} + 1;
   std::uint64_t total = table_words;
   for (std::uint64_t i = 0; i < segments; ++i) total += load_le32(table + 4 + 4 * i);
   // total cannot overflow: at most 512 sizes below 2^32 each.
   if (total * sizeof(capnp::word) > frame_bytes_max) {
-    error = fmt::format("frame of {} bytes exceeds the limit of {} bytes (frame_bytes_max)",
-                        total * sizeof(capnp::word), frame_bytes_max);
+    error = "frame of " + std::to_string(total * sizeof(capnp::word)) + " bytes exceeds the limit of " +
+            std::to_string(frame_bytes_max) + " bytes (frame_bytes_max)";
     return 0;
   }
   if (total == table_words) {
@@ -54,8 +52,6 @@ std::size_t frame_words(const unsigned char* table, std::size_t table_words,
   return static_cast<std::size_t>(total);
 }
 
-kj::Array<capnp::word> encode_frame(capnp::MessageBuilder& message) {
-  return capnp::messageToFlatArray(message);
-}
+kj::Array<capnp::word> encode_frame(capnp::MessageBuilder& message) { return capnp::messageToFlatArray(message); }
 
-}  // namespace conclave::peer
+}  // namespace conclave::framing

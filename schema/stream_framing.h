@@ -1,17 +1,10 @@
-// Cap'n Proto standard stream framing over Boost.Asio streams: read one frame
-// with its size bounded before anything is allocated, and encode one frame
-// for writing. Used by the peer transport and meant for the application
-// socket server too, so it is generic over the stream type (TCP or UNIX).
-//
-// The framing (capnp/serialize.h): a segment table — u32 segment count minus
-// one, then one u32 size in words per segment, padded to a whole word — then
-// the segments. We read the first word, then the rest of the table, add up
-// the sizes and refuse the frame if it exceeds the bound, and only then
-// allocate one word-aligned buffer for the whole frame.
+// Reading Cap'n Proto stream frames from any Boost.Asio stream (TCP for the
+// peer transport, UNIX for the admin and application sockets), each bounded
+// by schema/framing.h before anything is allocated, and the buffer to write
+// one frame with.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -20,35 +13,11 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/system/error_code.hpp>
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 #include <kj/array.h>
 
-namespace conclave::peer {
+#include "schema/framing.h"
 
-// capnp's own reader refuses more segments than this; so do we, before
-// reading a table we would otherwise have to allocate for.
-inline constexpr std::uint32_t kFrameSegmentsMax = 512;
-
-// One received frame: the words and a reader over them, kept together
-// because the reader points into the words.
-class InboundFrame {
- public:
-  InboundFrame(kj::Array<capnp::word> words, const capnp::ReaderOptions& options)
-      : words_(std::move(words)), reader_(words_.asPtr(), options) {}
-  InboundFrame(const InboundFrame&) = delete;
-  InboundFrame& operator=(const InboundFrame&) = delete;
-
-  template <typename T>
-  typename T::Reader root() {
-    return reader_.getRoot<T>();
-  }
-  std::size_t size_bytes() const { return words_.size() * sizeof(capnp::word); }
-
- private:
-  kj::Array<capnp::word> words_;
-  capnp::FlatArrayMessageReader reader_;
-};
+namespace conclave::framing {
 
 // The outcome of one read: an I/O error (the stream failed or ended), a
 // protocol error (the bytes are not an acceptable frame; say why), or a frame.
@@ -59,21 +28,7 @@ struct FrameReadResult {
   bool ok() const { return !io_error && protocol_error.empty() && frame != nullptr; }
 };
 
-// Reader options for frames of at most frame_bytes_max: the traversal limit
-// allows reading every word of the largest frame twice, which the decoders
-// never need, and stops a frame built to make traversal quadratic.
-capnp::ReaderOptions frame_reader_options(std::size_t frame_bytes_max);
-
-// Parses the first word of a segment table. Returns the table's total size in
-// words (including this word), or 0 with `error` set.
-std::size_t segment_table_words(const unsigned char* first_word, std::string& error);
-// Given the whole table, returns the frame's total size in words, or 0 with
-// `error` set when it is malformed or larger than frame_bytes_max.
-std::size_t frame_words(const unsigned char* table, std::size_t table_words,
-                        std::size_t frame_bytes_max, std::string& error);
-
-// Encodes a message as one frame, ready for an async_write.
-kj::Array<capnp::word> encode_frame(capnp::MessageBuilder& message);
+// The bytes of an encoded frame, for an async_write.
 inline boost::asio::const_buffer frame_buffer(const kj::Array<capnp::word>& frame) {
   return boost::asio::buffer(frame.begin(), frame.size() * sizeof(capnp::word));
 }
@@ -151,4 +106,4 @@ void async_read_frame(Stream& stream, std::size_t frame_bytes_max, Handler handl
       });
 }
 
-}  // namespace conclave::peer
+}  // namespace conclave::framing
