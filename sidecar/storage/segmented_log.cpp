@@ -209,7 +209,10 @@ Status SegmentedLog::sync(Index through) {
     syncing_ = true;
     Index target = last_index_locked();
     Segment& open = segments_.back();
+    // The two buffers trade places each round, so appends keep encoding
+    // into memory that is already allocated and faulted in.
     std::string batch = std::move(open.pending);
+    open.pending = std::move(spare_buffer_);
     open.pending.clear();
     std::uint64_t offset = open.end - batch.size();
     std::shared_ptr<File> file = open.file;
@@ -219,6 +222,10 @@ Status SegmentedLog::sync(Index through) {
     lock.lock();
     syncing_ = false;
     if (!s) return fail(s.error());
+    if (batch.capacity() <= kSpareBufferBytesMax) {
+      batch.clear();
+      spare_buffer_ = std::move(batch);
+    }
     // Nothing can seal, truncate or reset the open segment while we sync.
     segments_.back().written = std::max(segments_.back().written, offset + batch.size());
     ++syncs_;

@@ -198,6 +198,10 @@ class SegmentedLog {
   mutable std::mutex mu_;
   std::condition_variable sync_done_;
   std::deque<Segment> segments_;   // oldest first; the back one is open
+  // The buffer a syncer last wrote, kept for the next round's appends
+  // (dropped if a burst made it larger than this).
+  static constexpr std::size_t kSpareBufferBytesMax = 8u << 20;
+  std::string spare_buffer_;
   raft::Index durable_;
   bool syncing_ = false;
   std::uint64_t syncs_ = 0;
