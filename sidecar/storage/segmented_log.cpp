@@ -95,6 +95,9 @@ void SegmentedLog::publish_durable(Index index) {
 }
 
 Status SegmentedLog::stopped_error() const {
+  if (options_.read_only) {
+    return Error{ErrorCode::kStopped, "the log in " + dir_ + " was opened read-only (for an offline tool)"};
+  }
   return Error{ErrorCode::kStopped, "the log in " + dir_ + " stopped accepting writes after an earlier failure (" +
                                         failed_->message + "); restart the sidecar once the disk is fixed"};
 }

@@ -102,13 +102,19 @@ struct LogOptions {
   bool fsync = true;
   // The index the log starts at if the directory holds no segments.
   raft::Index first_index_if_empty{1};
+  // For offline tools reading a directory that a stopped (or crashed) node
+  // left: every segment is verified as usual, but nothing on disk is
+  // created, cut or synced. A torn tail is reported in recovery().torn_tail
+  // and left in place (reads end before it); every write refuses with
+  // ErrorCode::kStopped.
+  bool read_only = false;
 };
 
 // What open() found and did, for the node's startup log line.
 struct RecoveryReport {
   std::size_t segments = 0;
   std::uint64_t bytes = 0;
-  // Set if a torn tail was cut off the open segment.
+  // Set if a torn tail was cut off the open segment (or, read-only, found).
   std::optional<std::string> torn_tail;
 };
 
