@@ -115,6 +115,7 @@ Result<SegmentedLog::Segment> SegmentedLog::recover_segment(const std::string& n
     recovery_.torn_tail = message;
   }
   segment.offsets = std::move(scan.offsets);
+  segment.preallocated = segment.open && scan.end == ScanEnd::kClean && scan.zero_tail_bytes > 0;
   segment.end = scan.valid_bytes;
   segment.written = scan.valid_bytes;
   return segment;
@@ -141,6 +142,12 @@ Status SegmentedLog::recover() {
         sealed[*first] = {name, Index(*last)};
         continue;
       }
+    } else if (name == kPreparedSegmentName) {
+      // Zero-filled ahead of use, perhaps only partly: no records in it.
+      if (!options_.read_only) {
+        if (Status s = fs_.remove(dir_ + "/" + name); !s) return s;
+      }
+      continue;
     } else if (name.rfind("open-", 0) == 0) {
       if (auto first = parse_index(name.substr(5))) {
         open.emplace_back(name, Index(*first));
