@@ -116,7 +116,7 @@ Status SegmentedLog::zero_fill_prepared_segment() {
   }
   // Synced, so that the blocks and the file size are on disk before any
   // record is written over them: a record's fdatasync then commits no
-  // metadata. Even with fsync off this is what makes overwrites cheap.
+  // metadata (with fsync off nothing is synced, here as anywhere).
   return options_.fsync ? (*file)->sync() : Status{};
 }
 

@@ -60,6 +60,13 @@ std::uint64_t fill_until_preallocated(SegmentedLog& log, std::uint64_t count) {
   return next - 1;
 }
 
+// A log whose open segment was zero-filled ahead of use, closed; returns
+// its last index.
+std::uint64_t closed_log_in_a_preallocated_segment(const TempDir& dir) {
+  auto log = open_log(dir);
+  return fill_until_preallocated(*log, 1);
+}
+
 TEST(Preallocation, OpenSegmentsComeZeroFilledAndSealedOnesAreCutToTheirRecords) {
   TempDir dir;
   auto log = open_log(dir);
@@ -76,11 +83,7 @@ TEST(Preallocation, OpenSegmentsComeZeroFilledAndSealedOnesAreCutToTheirRecords)
 
 TEST(Preallocation, RecoveryKeepsTheZeroTailAndReportsNothing) {
   TempDir dir;
-  std::uint64_t last = 0;
-  {
-    auto log = open_log(dir);
-    last = fill_until_preallocated(*log, 1);
-  }
+  std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
   std::string open = open_segment_path(dir);
   ASSERT_EQ(std::filesystem::file_size(open), kSegmentBytes);
   {
@@ -100,11 +103,7 @@ TEST(Preallocation, RecoveryKeepsTheZeroTailAndReportsNothing) {
 
 TEST(Preallocation, ATornRecordInsideTheZeroTailIsCut) {
   TempDir dir;
-  std::uint64_t last = 0;
-  {
-    auto log = open_log(dir);
-    last = fill_until_preallocated(*log, 1);
-  }
+  std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
   std::string open = open_segment_path(dir);
   std::uint64_t end = scan_segment(read_file(open)).valid_bytes;
   ASSERT_LT(end + 40, kSegmentBytes);
