@@ -299,12 +299,12 @@ Status SegmentedLog::sync(Index through) {
     lock.lock();
     syncing_ = false;
     if (!s) return fail(s.error());
+    // Nothing can seal, truncate or reset the open segment while we sync.
+    segments_.back().written = std::max(segments_.back().written, offset + batch.size());
     if (batch.capacity() <= kSpareBufferBytesMax) {
       batch.clear();
       spare_buffer_ = std::move(batch);
     }
-    // Nothing can seal, truncate or reset the open segment while we sync.
-    segments_.back().written = std::max(segments_.back().written, offset + batch.size());
     ++syncs_;
     if (target > durable_) publish_durable(target);
     sync_done_.notify_all();
