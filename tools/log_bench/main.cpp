@@ -17,6 +17,9 @@
 //                 flight and re-appends as soon as the sync covering one
 //                 completes; one sync thread does the syncs.
 //   "1 x batchB"  one append of B records at a time (a Ready's entries).
+//   "N loop pre"  the same, timed once the log has moved onto a segment
+//                 zero-filled ahead of use (a fresh log's first segment is
+//                 not; a running node's log is, see segmented_log.h)
 //   "N threads"   N OS threads, each appending and blocking in sync(); the
 //                 model of earlier versions, kept for comparison: with far
 //                 more threads than cores it measures the scheduler.
@@ -127,7 +130,7 @@ struct Load {
 // (one event loop, syncs off the loop), so the figure is the one a node
 // sees. Nothing is counted before the sync that covers it returned.
 Load measure_log_loop(const std::string& dir, std::size_t record_bytes, int in_flight, double seconds,
-                      std::size_t batch = 1) {
+                      std::size_t batch = 1, bool on_preallocated = false) {
   auto log = fresh_log(dir);
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> appended_to{0};  // loop -> sync thread
@@ -158,26 +161,34 @@ Load measure_log_loop(const std::string& dir, std::size_t record_bytes, int in_f
     next = last->value() + 1;
     waiting.push_back(last->value());
   };
-  long acknowledged = 0;
-  auto start = Clock::now();
-  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   for (int i = 0; i < in_flight; ++i) issue();
   appended_to.store(waiting.back(), std::memory_order_release);
   appended_to.notify_one();
   std::uint64_t seen = 0;
-  while (Clock::now() < deadline) {
+  // One turn of the loop: wait for a sync, re-issue what it covered.
+  auto turn = [&] {
     durable.wait(seen, std::memory_order_acquire);
     seen = durable.load(std::memory_order_acquire);
-    int done = 0;
+    long done = 0;
     while (!waiting.empty() && waiting.front() <= seen) {
       waiting.pop_front();
       ++done;
     }
-    acknowledged += static_cast<long>(done) * static_cast<long>(batch);
-    for (int i = 0; i < done; ++i) issue();
+    for (long i = 0; i < done; ++i) issue();
     appended_to.store(waiting.back(), std::memory_order_release);
     appended_to.notify_one();
-  }
+    return done * static_cast<long>(batch);
+  };
+  // A fresh log's first segment grows as it is written; a running node's
+  // log is on segments zero-filled ahead of use. Warm up until it is.
+  auto warm_until = Clock::now() + std::chrono::seconds(30);
+  while (on_preallocated && log->preallocated_segments() == 0 && Clock::now() < warm_until) turn();
+  if (on_preallocated && log->preallocated_segments() == 0) die("the log never moved onto a preallocated segment");
+  std::uint64_t syncs_before = log->sync_count();
+  long acknowledged = 0;
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < deadline) acknowledged += turn();
   double elapsed = seconds_since(start);
   stop = true;
   appended_to.store(UINT64_MAX);  // a value the sync thread is not waiting on
@@ -186,7 +197,8 @@ Load measure_log_loop(const std::string& dir, std::size_t record_bytes, int in_f
   Load load;
   load.appends_per_s = static_cast<double>(acknowledged) / elapsed;
   load.payload_mb_per_s = load.appends_per_s * static_cast<double>(record_bytes) / 1e6;
-  load.appends_per_sync = static_cast<double>(acknowledged) / static_cast<double>(std::max<std::uint64_t>(1, log->sync_count()));
+  load.appends_per_sync =
+      static_cast<double>(acknowledged) / static_cast<double>(std::max<std::uint64_t>(1, log->sync_count() - syncs_before));
   return load;
 }
 
@@ -290,7 +302,9 @@ std::string evict_from_page_cache(const std::string& dir) {
     int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) die("cannot open " + file.path().string() + ": " + std::strerror(errno));
     // The pages are clean after sync(), so DONTNEED drops them.
-    if (::fdatasync(fd) != 0 || ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) die("cannot evict " + file.path().string());
+    if (::fdatasync(fd) != 0 || ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) {
+      die("cannot evict " + file.path().string() + " from the page cache");
+    }
     ::close(fd);
   }
   return "cold: segment files evicted with posix_fadvise(DONTNEED), not root";
@@ -413,6 +427,8 @@ int main(int argc, char** argv) {
       run(std::to_string(record), std::to_string(appenders) + " loop", load);
     }
   }
+  // The same once the log runs on a segment zero-filled ahead of use.
+  run("256", "256 loop pre", measure_log_loop(dir + "/log", 256, 256, seconds, 1, true));
   // The node's own pattern: one loop appends a Ready's many entries at once.
   run("256", "1 x batch256", measure_log_loop(dir + "/log", 256, 1, seconds, 256));
   // The same 256 appenders as 256 OS threads each blocking in sync().
