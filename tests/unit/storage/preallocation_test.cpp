@@ -19,6 +19,7 @@ namespace {
 using raft::Index;
 using testing::entries;
 using testing::entry;
+using testing::open_segment_path;
 using testing::read_file;
 using testing::TempDir;
 
@@ -34,14 +35,6 @@ std::unique_ptr<SegmentedLog> open_log(const TempDir& dir) {
   auto log = SegmentedLog::open(posix_filesystem(), dir / "log", small_segments());
   if (!log) ADD_FAILURE() << log.error().message;
   return log ? std::move(log).value() : nullptr;
-}
-
-std::string open_segment_path(const TempDir& dir) {
-  for (const auto& f : std::filesystem::directory_iterator(dir / "log")) {
-    if (f.path().filename().string().rfind("open-", 0) == 0) return f.path().string();
-  }
-  ADD_FAILURE() << "no open segment";
-  return {};
 }
 
 // Appends and syncs one entry at a time until `count` open segments were
@@ -71,7 +64,7 @@ TEST(Preallocation, OpenSegmentsComeZeroFilledAndSealedOnesAreCutToTheirRecords)
   TempDir dir;
   auto log = open_log(dir);
   std::uint64_t last = fill_until_preallocated(*log, 2);
-  EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir)), kSegmentBytes);
+  EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir / "log")), kSegmentBytes);
   for (const auto& f : std::filesystem::directory_iterator(dir / "log")) {
     if (f.path().filename().string().rfind("segment-", 0) != 0) continue;
     SegmentScan scan = scan_segment(read_file(f.path().string()));
@@ -84,7 +77,7 @@ TEST(Preallocation, OpenSegmentsComeZeroFilledAndSealedOnesAreCutToTheirRecords)
 TEST(Preallocation, RecoveryKeepsTheZeroTailAndReportsNothing) {
   TempDir dir;
   std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
-  std::string open = open_segment_path(dir);
+  std::string open = open_segment_path(dir / "log");
   ASSERT_EQ(std::filesystem::file_size(open), kSegmentBytes);
   {
     auto log = open_log(dir);
@@ -104,7 +97,7 @@ TEST(Preallocation, RecoveryKeepsTheZeroTailAndReportsNothing) {
 TEST(Preallocation, ATornRecordInsideTheZeroTailIsCut) {
   TempDir dir;
   std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
-  std::string open = open_segment_path(dir);
+  std::string open = open_segment_path(dir / "log");
   std::uint64_t end = scan_segment(read_file(open)).valid_bytes;
   ASSERT_LT(end + 40, kSegmentBytes);
   {
@@ -126,7 +119,7 @@ TEST(Preallocation, AnAllZeroOpenSegmentGetsItsHeaderBack) {
   // A crash after prepared-segment was renamed, before its header was synced.
   TempDir dir;
   { open_log(dir); }
-  std::string open = open_segment_path(dir);
+  std::string open = open_segment_path(dir / "log");
   { std::ofstream(open, std::ios::binary | std::ios::trunc) << std::string(kSegmentBytes, '\0'); }
   auto log = open_log(dir);
   EXPECT_TRUE(log->recovery().torn_tail.has_value());
@@ -159,7 +152,8 @@ TEST(Preallocation, TruncatingInsideAPreallocatedSegmentCutsTheFile) {
     ASSERT_TRUE(log->append(entries(last + 1, last + 3, 1, 100)).ok());
     ASSERT_TRUE(log->sync().ok());
     ASSERT_TRUE(log->truncate_suffix(Index(last + 2)).ok());
-    EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir)), scan_segment(read_file(open_segment_path(dir))).valid_bytes);
+    std::string open = open_segment_path(dir / "log");
+    EXPECT_EQ(std::filesystem::file_size(open), scan_segment(read_file(open)).valid_bytes);
   }
   auto log = open_log(dir);
   EXPECT_EQ(log->last_index(), Index(last + 1));

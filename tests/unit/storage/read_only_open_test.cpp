@@ -15,21 +15,13 @@ namespace {
 
 using raft::Index;
 using testing::entries;
+using testing::open_segment_path;
 using testing::TempDir;
 
 LogOptions read_only_log() {
   LogOptions options;
   options.read_only = true;
   return options;
-}
-
-// The only open-* file in `log_dir`.
-std::string open_segment_path(const std::string& log_dir) {
-  for (const auto& f : std::filesystem::directory_iterator(log_dir)) {
-    if (f.path().filename().string().rfind("open-", 0) == 0) return f.path().string();
-  }
-  ADD_FAILURE() << "no open segment in " << log_dir;
-  return {};
 }
 
 void append_bytes(const std::string& path, const std::string& bytes) {
