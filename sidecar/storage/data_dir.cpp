@@ -30,16 +30,20 @@ Result<std::unique_ptr<DataDir>> DataDir::open(const std::string& dir, const Dat
   std::unique_ptr<DataDir> d(new DataDir());
   d->dir_ = dir;
   d->options_ = options;
-  auto lock = DataDirLock::acquire(dir);
-  if (!lock) return lock.error();
-  d->lock_ = std::move(lock).value();
-  auto hard_state = HardStateStore::open(fs, dir, options.log.fsync);
+  if (!options.read_only) {
+    auto lock = DataDirLock::acquire(dir);
+    if (!lock) return lock.error();
+    d->lock_ = std::move(lock).value();
+  }
+  auto hard_state = HardStateStore::open(fs, dir, options.log.fsync, options.read_only);
   if (!hard_state) return hard_state.error();
   d->hard_state_ = std::move(hard_state).value();
-  auto snapshots = SnapshotStore::open(fs, dir + "/snapshots", options.log.fsync);
+  auto snapshots = SnapshotStore::open(fs, dir + "/snapshots", options.log.fsync, options.read_only);
   if (!snapshots) return snapshots.error();
   d->snapshots_ = std::move(snapshots).value();
-  auto log = SegmentedLog::open(fs, dir + "/log", options.log);
+  LogOptions log_options = options.log;
+  log_options.read_only = log_options.read_only || options.read_only;
+  auto log = SegmentedLog::open(fs, dir + "/log", log_options);
   if (!log) return log.error();
   d->log_ = std::move(log).value();
   return d;

@@ -29,11 +29,17 @@ struct DataDirOptions {
   LogOptions log;
   // Snapshots kept after compaction (the newest is always kept).
   std::size_t snapshots_kept = 2;
+  // For offline tools (conclavectl log): opens without taking the lock and
+  // without creating, repairing or syncing anything (see LogOptions::
+  // read_only); every write, and restore() where it would change the log,
+  // refuses. A running node may change the files while they are read.
+  bool read_only = false;
 };
 
 class DataDir {
  public:
-  // Locks the directory, then opens and verifies every store.
+  // Locks the directory (unless read-only), then opens and verifies every
+  // store.
   static Result<std::unique_ptr<DataDir>> open(const std::string& dir, const DataDirOptions& options = {},
                                                Filesystem& fs = posix_filesystem());
 

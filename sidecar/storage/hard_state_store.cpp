@@ -76,13 +76,21 @@ Status create(Filesystem& fs, const std::string& dir, const std::string& path, b
 
 }  // namespace
 
-Result<std::unique_ptr<HardStateStore>> HardStateStore::open(Filesystem& fs, const std::string& dir, bool fsync) {
-  if (Status s = fs.create_dirs(dir); !s) return s.error();
+Result<std::unique_ptr<HardStateStore>> HardStateStore::open(Filesystem& fs, const std::string& dir, bool fsync,
+                                                             bool read_only) {
   std::string path = dir + "/hardstate";
-  if (!fs.exists(path)) {
-    if (Status s = create(fs, dir, path, fsync); !s) return s.error();
+  if (read_only && !fs.exists(path)) {
+    std::unique_ptr<HardStateStore> store(new HardStateStore(nullptr, raft::HardState{}, 0, fsync));
+    store->read_only_ = true;
+    return store;
   }
-  auto file = fs.open(path, OpenMode::kReadWrite);
+  if (!read_only) {
+    if (Status s = fs.create_dirs(dir); !s) return s.error();
+    if (!fs.exists(path)) {
+      if (Status s = create(fs, dir, path, fsync); !s) return s.error();
+    }
+  }
+  auto file = fs.open(path, read_only ? OpenMode::kRead : OpenMode::kReadWrite);
   if (!file) return file.error();
   std::optional<Slot> slots[2];
   for (int i = 0; i < 2; ++i) {
@@ -106,8 +114,10 @@ Result<std::unique_ptr<HardStateStore>> HardStateStore::open(Filesystem& fs, con
                  path, kSlotOffset[1 - newest], slots[newest]->state.term.value(),
                  slots[newest]->state.vote.value(), slots[newest]->state.commit.value());
   }
-  return std::unique_ptr<HardStateStore>(
+  std::unique_ptr<HardStateStore> store(
       new HardStateStore(std::move(file).value(), slots[newest]->state, slots[newest]->sequence, fsync));
+  store->read_only_ = read_only;
+  return store;
 }
 
 Status HardStateStore::save(const raft::HardState& state) {
@@ -117,6 +127,9 @@ Status HardStateStore::save(const raft::HardState& state) {
                            " vote " + std::to_string(current_.vote.value()) + " -> term " +
                            std::to_string(state.term.value()) + " vote " + std::to_string(state.vote.value()) +
                            ")");
+  }
+  if (read_only_) {
+    return Error{ErrorCode::kStopped, "the hard state was opened read-only (for an offline tool)"};
   }
   if (failed_) {
     return Error{ErrorCode::kStopped, "the hard state in " + file_->path() +

@@ -29,9 +29,10 @@ namespace conclave::storage {
 
 class HardStateStore {
  public:
-  // Loads the hard state in `dir` (a zero state if there is none yet).
+  // Loads the hard state in `dir` (a zero state if there is none yet). With
+  // `read_only` (offline tools) nothing is created and save() refuses.
   static Result<std::unique_ptr<HardStateStore>> open(Filesystem& fs, const std::string& dir,
-                                                      bool fsync = true);
+                                                      bool fsync = true, bool read_only = false);
 
   const raft::HardState& current() const { return current_; }
   // Durable when it returns ok. A vote or term change must be saved before
@@ -43,7 +44,8 @@ class HardStateStore {
   HardStateStore(std::unique_ptr<File> file, raft::HardState state, std::uint64_t sequence, bool fsync)
       : file_(std::move(file)), current_(state), sequence_(sequence), fsync_(fsync) {}
 
-  std::unique_ptr<File> file_;
+  std::unique_ptr<File> file_;  // null when opened read-only and there was none
+  bool read_only_ = false;
   raft::HardState current_;
   std::uint64_t sequence_;
   bool fsync_;

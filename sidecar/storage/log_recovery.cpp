@@ -48,7 +48,7 @@ Result<std::unique_ptr<SegmentedLog>> SegmentedLog::open(Filesystem& fs, const s
 Result<SegmentedLog::Segment> SegmentedLog::recover_segment(const std::string& name, Index name_first,
                                                             std::optional<Index> name_last, std::string& bytes) {
   std::string path = dir_ + "/" + name;
-  auto opened = fs_.open(path, OpenMode::kReadWrite);
+  auto opened = fs_.open(path, options_.read_only ? OpenMode::kRead : OpenMode::kReadWrite);
   if (!opened) return opened.error();
   Segment segment;
   segment.file = std::move(opened).value();
@@ -77,6 +77,17 @@ Result<SegmentedLog::Segment> SegmentedLog::recover_segment(const std::string& n
     }
   } else if (scan.end == ScanEnd::kCorrupt) {
     return corrupt("log segment " + path + " is damaged before its end: " + scan.problem);
+  } else if (scan.end == ScanEnd::kTorn && options_.read_only) {
+    if (!scan.offsets.empty() && scan.first_index != name_first) {
+      return corrupt("log segment " + path + " says it starts at entry " +
+                     std::to_string(scan.first_index.value()) + " but is named for entry " +
+                     std::to_string(name_first.value()));
+    }
+    std::string message = "found a torn write at the end of " + path + ": " +
+                          std::to_string(bytes.size() - scan.valid_bytes) + " bytes (" + scan.problem +
+                          "); left in place (opened read-only), the sidecar cuts it when it next starts";
+    spdlog::warn("storage: {}", message);
+    recovery_.torn_tail = message;
   } else if (scan.end == ScanEnd::kTorn) {
     std::string what;
     if (scan.offsets.empty() && scan.valid_bytes == 0) {
@@ -104,13 +115,21 @@ Result<SegmentedLog::Segment> SegmentedLog::recover_segment(const std::string& n
     recovery_.torn_tail = message;
   }
   segment.offsets = std::move(scan.offsets);
+  segment.preallocated = segment.open && scan.end == ScanEnd::kClean && scan.zero_tail_bytes > 0;
   segment.end = scan.valid_bytes;
   segment.written = scan.valid_bytes;
   return segment;
 }
 
 Status SegmentedLog::recover() {
-  if (Status s = fs_.create_dirs(dir_); !s) return s;
+  if (options_.read_only) {
+    // Writes are refused from the start; the message says why.
+    failed_ = Error{ErrorCode::kStopped, "opened read-only"};
+    stopped_ = true;
+    if (!fs_.exists(dir_)) return {};
+  } else if (Status s = fs_.create_dirs(dir_); !s) {
+    return s;
+  }
   auto names = fs_.list(dir_);
   if (!names) return names.error();
   std::map<std::uint64_t, std::pair<std::string, std::optional<Index>>> sealed;
@@ -123,6 +142,12 @@ Status SegmentedLog::recover() {
         sealed[*first] = {name, Index(*last)};
         continue;
       }
+    } else if (name == kPreparedSegmentName) {
+      // Zero-filled ahead of use, perhaps only partly: no records in it.
+      if (!options_.read_only) {
+        if (Status s = fs_.remove(dir_ + "/" + name); !s) return s;
+      }
+      continue;
     } else if (name.rfind("open-", 0) == 0) {
       if (auto first = parse_index(name.substr(5))) {
         open.emplace_back(name, Index(*first));
@@ -160,6 +185,10 @@ Status SegmentedLog::recover() {
     }
   }
   recovery_.segments = segments_.size();
+  if (options_.read_only) {
+    publish_durable(last_index_locked());
+    return {};
+  }
   if (segments_.empty() || !segments_.back().open) {
     Index first = segments_.empty() ? options_.first_index_if_empty : segments_.back().last().next();
     if (Status s = create_open_segment(first); !s) return s;

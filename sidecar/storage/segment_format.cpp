@@ -2,6 +2,7 @@
 // little-endian; see segmented_log.h for the layout and the recovery rules.
 #include "sidecar/storage/segment_format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "sidecar/storage/crc32c.h"
@@ -50,11 +51,25 @@ bool known_type(std::uint8_t type) {
          type == static_cast<std::uint8_t>(raft::EntryType::kConfig);
 }
 
+bool all_zero(std::string_view bytes) {
+  static constexpr char kZeros[4096] = {};
+  while (!bytes.empty()) {
+    std::size_t n = std::min(bytes.size(), sizeof kZeros);
+    if (std::memcmp(bytes.data(), kZeros, n) != 0) return false;
+    bytes.remove_prefix(n);
+  }
+  return true;
+}
+
 // Is there a record header with a valid checksum anywhere after `from`? If
 // so, the damage at `from` is not the tail of the last write, because
-// something was written after it; it may hold committed entries.
+// something was written after it; it may hold committed entries. A header
+// is never all zeros, so one must start at or before the last nonzero
+// byte: the zeros of a preallocated tail are not searched byte by byte.
 bool valid_header_after(std::string_view bytes, std::uint64_t from) {
-  for (std::uint64_t o = from + 1; o + kRecordHeaderBytes <= bytes.size(); ++o) {
+  std::uint64_t last_nonzero = bytes.size();
+  while (last_nonzero > from && bytes[last_nonzero - 1] == 0) --last_nonzero;
+  for (std::uint64_t o = from + 1; o < last_nonzero && o + kRecordHeaderBytes <= bytes.size(); ++o) {
     if (header_checksum_ok(bytes.data() + o)) return true;
   }
   return false;
@@ -100,8 +115,10 @@ SegmentScan scan_segment(std::string_view bytes) {
   if (bytes.size() < kSegmentHeaderBytes || !header_checksum_ok(bytes.data()) ||
       std::memcmp(bytes.data(), kSegmentMagic, 8) != 0) {
     // The header is written and synced before the first record, so a bad
-    // header is torn only when nothing follows it.
-    scan.end = bytes.size() <= kSegmentHeaderBytes ? ScanEnd::kTorn : ScanEnd::kCorrupt;
+    // header is torn only when nothing but zeros (a preallocated file whose
+    // header never landed) follows it.
+    bool nothing_after = bytes.size() <= kSegmentHeaderBytes || all_zero(bytes.substr(kSegmentHeaderBytes));
+    scan.end = nothing_after ? ScanEnd::kTorn : ScanEnd::kCorrupt;
     scan.problem = "segment header is incomplete or fails its checksum";
     return scan;
   }
@@ -117,6 +134,10 @@ SegmentScan scan_segment(std::string_view bytes) {
   scan.valid_bytes = offset;
   while (offset < bytes.size()) {
     std::uint64_t left = bytes.size() - offset;
+    if (bytes[offset] == 0 && all_zero(bytes.substr(offset))) {
+      scan.zero_tail_bytes = left;  // a preallocated tail: the records end here
+      return scan;
+    }
     std::string problem;
     bool fatal = false;  // damage that a torn write cannot explain
     if (left < kRecordHeaderBytes) {

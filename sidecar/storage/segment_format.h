@@ -27,7 +27,7 @@ void append_record(std::string& out, const raft::Entry& entry);
 
 // How the scan of one segment ended.
 enum class ScanEnd {
-  kClean,    // every byte belongs to a valid record
+  kClean,    // every byte belongs to a valid record or to a zero tail
   kTorn,     // the tail from `stop_offset` is an incomplete write: nothing
              // valid follows it, so it can be dropped without losing a record
   kCorrupt,  // damage with valid records after it, a wrong index, a bad
@@ -36,6 +36,9 @@ enum class ScanEnd {
 
 struct SegmentScan {
   ScanEnd end = ScanEnd::kClean;
+  // Zero bytes from valid_bytes to the end of the file: a preallocated tail
+  // (the end of the log, not damage). Only with ScanEnd::kClean.
+  std::uint64_t zero_tail_bytes = 0;
   raft::Index first_index;              // from the segment header
   std::vector<std::uint64_t> offsets;   // offsets[i] holds entry first_index + i
   std::uint64_t valid_bytes = 0;        // end of the last valid record
@@ -45,7 +48,10 @@ struct SegmentScan {
 
 // Verifies every checksum and index in `bytes`, a whole segment file. Never
 // reads outside `bytes`, never trusts a length before its header checksum
-// passed, and never reports a record whose checksum fails.
+// passed, and never reports a record whose checksum fails. Where every byte
+// from a record boundary to the end is zero, the records end there cleanly
+// (a preallocated tail): no record header is all zeros, because the CRC32C
+// of 28 zero bytes is not zero.
 SegmentScan scan_segment(std::string_view bytes);
 
 // Decodes the records in `bytes` (a run of whole records read back from a

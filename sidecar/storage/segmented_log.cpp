@@ -30,6 +30,7 @@ SegmentedLog::SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& op
     : fs_(fs), dir_(std::move(dir)), options_(options) {}
 
 SegmentedLog::~SegmentedLog() {
+  stop_preparer();
   // Hand unsynced appends to the kernel on a clean shutdown; they were never
   // acknowledged, so this is a courtesy, not a promise.
   std::unique_lock lock(mu_);
@@ -68,6 +69,66 @@ std::uint64_t SegmentedLog::sync_count() const {
   return syncs_;
 }
 
+std::uint64_t SegmentedLog::preallocated_segments() const {
+  std::lock_guard lock(mu_);
+  return preallocated_segments_;
+}
+
+std::string SegmentedLog::prepared_path() const { return dir_ + "/" + kPreparedSegmentName; }
+
+void SegmentedLog::want_prepared_segment() {
+  if (!options_.preallocate || options_.read_only || prepared_ready_ || prepare_wanted_ || failed_) return;
+  prepare_wanted_ = true;
+  if (!preparer_.joinable()) preparer_ = std::thread([this] { prepare_segments(); });
+  prepare_wake_.notify_one();
+}
+
+void SegmentedLog::prepare_segments() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    prepare_wake_.wait(lock, [this] { return stopping_.load() || prepare_wanted_; });
+    if (stopping_) return;
+    lock.unlock();
+    Status s = zero_fill_prepared_segment();
+    lock.lock();
+    prepare_wanted_ = false;
+    if (s) {
+      prepared_ready_ = true;
+    } else if (!stopping_) {
+      // Only speed is lost: the next segment is created empty and grows.
+      spdlog::warn("storage: could not prepare the next log segment ahead of use: {}", s.error().message);
+    }
+  }
+}
+
+Status SegmentedLog::zero_fill_prepared_segment() {
+  std::string path = prepared_path();
+  if (fs_.exists(path)) {
+    if (Status s = fs_.remove(path); !s) return s;
+  }
+  auto file = fs_.open(path, OpenMode::kCreateExclusive);
+  if (!file) return file.error();
+  const std::string zeros(std::min<std::uint64_t>(options_.segment_bytes_max, 1u << 20), '\0');
+  for (std::uint64_t offset = 0; offset < options_.segment_bytes_max; offset += zeros.size()) {
+    if (stopping_) return Error{ErrorCode::kStopped, "the log is closing"};
+    std::size_t n = std::min<std::uint64_t>(zeros.size(), options_.segment_bytes_max - offset);
+    if (Status s = (*file)->write_at(offset, std::string_view(zeros).substr(0, n)); !s) return s;
+  }
+  // Synced, so that the blocks and the file size are on disk before any
+  // record is written over them: a record's fdatasync then commits no
+  // metadata (with fsync off nothing is synced, here as anywhere).
+  return options_.fsync ? (*file)->sync() : Status{};
+}
+
+void SegmentedLog::stop_preparer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  prepare_wake_.notify_all();
+  if (preparer_.joinable()) preparer_.join();
+}
+
 std::size_t SegmentedLog::segment_count() const {
   std::lock_guard lock(mu_);
   return segments_.size();
@@ -95,6 +156,9 @@ void SegmentedLog::publish_durable(Index index) {
 }
 
 Status SegmentedLog::stopped_error() const {
+  if (options_.read_only) {
+    return Error{ErrorCode::kStopped, "the log in " + dir_ + " was opened read-only (for an offline tool)"};
+  }
   return Error{ErrorCode::kStopped, "the log in " + dir_ + " stopped accepting writes after an earlier failure (" +
                                         failed_->message + "); restart the sidecar once the disk is fixed"};
 }
@@ -108,7 +172,15 @@ Status SegmentedLog::create_open_segment(Index first) {
   segment.first = first;
   segment.open = true;
   std::string path = path_of(segment);
-  auto file = fs_.open(path, OpenMode::kCreateExclusive);
+  if (prepared_ready_) {
+    // A crash between the rename and the header's sync leaves an open
+    // segment of zeros; recovery rewrites its header (see the format).
+    prepared_ready_ = false;
+    if (Status s = fs_.rename(prepared_path(), path); !s) return s;
+    segment.preallocated = true;
+    ++preallocated_segments_;
+  }
+  auto file = fs_.open(path, segment.preallocated ? OpenMode::kReadWrite : OpenMode::kCreateExclusive);
   if (!file) return file.error();
   segment.file = std::move(file).value();
   std::string header = encode_segment_header(first);
@@ -126,6 +198,10 @@ Status SegmentedLog::create_open_segment(Index first) {
 Status SegmentedLog::seal_open_segment() {
   if (Status s = flush_pending(); !s) return s;
   Segment& segment = segments_.back();
+  if (segment.preallocated) {
+    if (Status s = segment.file->truncate(segment.end); !s) return s;
+    segment.preallocated = false;
+  }
   // Synced before it is named sealed: recovery treats any damage in a sealed
   // segment as corruption, so it must never hold an unfinished write.
   if (options_.fsync) {
@@ -180,6 +256,7 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
     append_record(open->pending, e);
     open->end += open->pending.size() - before;
   }
+  if (segments_.back().end > options_.segment_bytes_max / 2) want_prepared_segment();
   return last_index_locked();
 }
 
@@ -209,7 +286,10 @@ Status SegmentedLog::sync(Index through) {
     syncing_ = true;
     Index target = last_index_locked();
     Segment& open = segments_.back();
+    // The two buffers trade places each round, so appends keep encoding
+    // into memory that is already allocated and faulted in.
     std::string batch = std::move(open.pending);
+    open.pending = std::move(spare_buffer_);
     open.pending.clear();
     std::uint64_t offset = open.end - batch.size();
     std::shared_ptr<File> file = open.file;
@@ -221,6 +301,10 @@ Status SegmentedLog::sync(Index through) {
     if (!s) return fail(s.error());
     // Nothing can seal, truncate or reset the open segment while we sync.
     segments_.back().written = std::max(segments_.back().written, offset + batch.size());
+    if (batch.capacity() <= kSpareBufferBytesMax) {
+      batch.clear();
+      spare_buffer_ = std::move(batch);
+    }
     ++syncs_;
     if (target > durable_) publish_durable(target);
     sync_done_.notify_all();
@@ -320,6 +404,7 @@ Status SegmentedLog::truncate_suffix(Index from) {
     segment.end = segment.offsets[keep];
     segment.written = segment.end;
     segment.offsets.resize(keep);
+    segment.preallocated = false;
     if (Status s = segment.file->truncate(segment.end); !s) return fail(s.error());
     if (options_.fsync) {
       if (Status s = segment.file->sync(); !s) return fail(s.error());

@@ -167,9 +167,12 @@ Result<std::string> SnapshotReader::next(std::size_t max_bytes) {
   return chunk;
 }
 
-Result<std::unique_ptr<SnapshotStore>> SnapshotStore::open(Filesystem& fs, const std::string& dir, bool fsync) {
-  if (Status s = fs.create_dirs(dir); !s) return s.error();
-  std::unique_ptr<SnapshotStore> store(new SnapshotStore(fs, dir, fsync));
+Result<std::unique_ptr<SnapshotStore>> SnapshotStore::open(Filesystem& fs, const std::string& dir, bool fsync,
+                                                           bool read_only) {
+  if (!read_only) {
+    if (Status s = fs.create_dirs(dir); !s) return s.error();
+  }
+  std::unique_ptr<SnapshotStore> store(new SnapshotStore(fs, dir, fsync, read_only));
   if (Status s = store->refresh(true); !s) return s.error();
   // Verify every byte once now, so a damaged snapshot stops the node at
   // startup instead of in the middle of a transfer.
@@ -184,14 +187,22 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::open(Filesystem& fs, const
   return store;
 }
 
+Status SnapshotStore::read_only_error() const {
+  return Error{ErrorCode::kStopped, "the snapshot store in " + dir_ + " was opened read-only (for an offline tool)"};
+}
+
 Status SnapshotStore::refresh(bool at_open) {
+  if (read_only_ && !fs_.exists(dir_)) {
+    snapshots_.clear();
+    return {};
+  }
   auto names = fs_.list(dir_);
   if (!names) return names.error();
   snapshots_.clear();
   for (const std::string& name : *names) {
     std::string path = dir_ + "/" + name;
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
-      if (!at_open) continue;  // a writer may be busy with it
+      if (!at_open || read_only_) continue;  // a writer may be busy with it
       spdlog::warn("storage: removing {}, a snapshot that was never finished", path);
       if (Status s = fs_.remove(path); !s) return s;
       continue;
@@ -217,6 +228,7 @@ Status SnapshotStore::refresh(bool at_open) {
 }
 
 Result<SnapshotWriter> SnapshotStore::begin(const raft::SnapshotMeta& meta) {
+  if (read_only_) return read_only_error().error();
   std::string path = dir_ + "/" + snapshot_name(meta);
   std::string tmp = path + ".tmp";
   if (fs_.exists(tmp)) {
@@ -253,6 +265,7 @@ Result<SnapshotReader> SnapshotStore::read(const SnapshotInfo& info) {
 }
 
 Status SnapshotStore::prune(std::size_t keep) {
+  if (read_only_) return read_only_error();
   auto all = list();
   for (std::size_t i = 0; i + keep < all.size(); ++i) {
     if (Status s = fs_.remove(all[i].path); !s) return s;

@@ -90,9 +90,11 @@ class SnapshotReader {
 // may run while a writer streams, each with its own file).
 class SnapshotStore {
  public:
-  // Verifies every snapshot in `dir` (created if missing).
+  // Verifies every snapshot in `dir` (created if missing). With
+  // `read_only` (offline tools) nothing is created or removed, unfinished
+  // .tmp files are left alone, and begin() and prune() refuse.
   static Result<std::unique_ptr<SnapshotStore>> open(Filesystem& fs, const std::string& dir,
-                                                     bool fsync = true);
+                                                     bool fsync = true, bool read_only = false);
 
   // Starts a snapshot; a committed snapshot with the same index and term is
   // replaced atomically.
@@ -107,11 +109,14 @@ class SnapshotStore {
   Status prune(std::size_t keep);
 
  private:
-  SnapshotStore(Filesystem& fs, std::string dir, bool fsync) : fs_(fs), dir_(std::move(dir)), fsync_(fsync) {}
+  SnapshotStore(Filesystem& fs, std::string dir, bool fsync, bool read_only)
+      : fs_(fs), dir_(std::move(dir)), fsync_(fsync), read_only_(read_only) {}
   Status refresh(bool at_open);
+  Status read_only_error() const;
   Filesystem& fs_;
   std::string dir_;
   bool fsync_;
+  bool read_only_;
   std::vector<SnapshotInfo> snapshots_;  // oldest first
 };
 

@@ -27,7 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   SegmentScan scan = scan_segment(bytes);
   require(scan.valid_bytes <= size, "valid_bytes past the end");
-  if (scan.end == ScanEnd::kClean) require(scan.valid_bytes == size, "clean scan that stops early");
+  if (scan.end == ScanEnd::kClean) {
+    require(scan.valid_bytes + scan.zero_tail_bytes == size, "clean scan that stops early");
+    for (std::size_t i = scan.valid_bytes; i < size; ++i) require(data[i] == 0, "a zero tail that is not zero");
+  }
+  if (scan.end != ScanEnd::kClean) require(scan.zero_tail_bytes == 0, "a zero tail on a scan that did not end clean");
   std::uint64_t previous = 0;
   for (std::size_t i = 0; i < scan.offsets.size(); ++i) {
     require(scan.offsets[i] >= previous && scan.offsets[i] < scan.valid_bytes, "offsets out of order");

@@ -1,6 +1,7 @@
-// `conclavectl log`: opens a stopped node's data directory with the storage
-// library (which takes the directory's lock, so a running node's directory
-// is refused rather than read while it changes) and prints what it holds.
+// `conclavectl log`: opens a stopped node's data directory read-only with
+// the storage library (no lock taken, nothing created, a torn tail reported
+// and left for the node to cut) and prints what it holds. A running node's
+// directory can be read too, but may change while it is read.
 #include "tools/conclavectl/log_dump.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
@@ -100,12 +101,10 @@ int run_log(const LogDumpOptions& options) {
     return fail(options, dir + " is not a Conclave data directory (no hardstate, no log/): give the --data-dir "
                                "that conclaved was started with");
   }
-  auto opened = storage::DataDir::open(dir);
-  if (!opened) {
-    std::string message = "cannot open " + dir + ": " + opened.error().message;
-    if (opened.error().code == storage::ErrorCode::kLocked) message += " (conclavectl log reads only a stopped node's data directory)";
-    return fail(options, message);
-  }
+  storage::DataDirOptions read_only;
+  read_only.read_only = true;
+  auto opened = storage::DataDir::open(dir, read_only);
+  if (!opened) return fail(options, "cannot open " + dir + ": " + opened.error().message);
   storage::DataDir& d = *opened.value();
   const raft::HardState hs = d.hard_state().current();
   const auto snapshots = d.snapshots().list();
@@ -127,7 +126,9 @@ int run_log(const LogDumpOptions& options) {
       config_json(j, s.meta.config);
       j.end_object();
     }
-    j.end_array().field("first_index", first_held).field("last_index", last_held).key("entries").begin_array();
+    j.end_array().field("first_index", first_held).field("last_index", last_held);
+    if (log.recovery().torn_tail) j.field("torn_tail", *log.recovery().torn_tail);
+    j.key("entries").begin_array();
   } else {
     std::cout << "data dir    " << dir << '\n'
               << "hard state  term " << hs.term.value() << "  vote " << hs.vote.value() << "  commit "
@@ -143,6 +144,7 @@ int run_log(const LogDumpOptions& options) {
       std::cout << "log         entries " << first_held << ".." << last_held << " in " << log.segment_count()
                 << " segment(s)\n";
     }
+    if (log.recovery().torn_tail) std::cout << "torn tail   " << *log.recovery().torn_tail << '\n';
     std::cout << '\n' << "INDEX  TERM  TYPE    DATA\n";
   }
 

@@ -6,11 +6,31 @@
 // write+fdatasync so both see the same load; recovery time of a large log),
 // and prints the log's figures as ratios to the raw ones.
 //
-//   build/tools/log_bench/conclave-log-bench [--dir D] [--seconds S] [--recovery-mib M] [--quick]
+//   build/tools/log_bench/conclave-log-bench [--dir D] [--seconds S] [--recovery-mib M] [--quick] [--cold]
+//       [--recovery-only] [--no-preallocate]
 //
 // --dir picks the filesystem under test (default: the current directory;
-// a scratch subdirectory is made and removed). Recovery is timed with the
-// log in the page cache; a cold cache needs root to drop caches.
+// a scratch subdirectory is made and removed).
+//
+// How "N concurrent appenders" is modelled (the row's label says which):
+//   "N loop"      the daemon's shape: one loop thread keeps N appends in
+//                 flight and re-appends as soon as the sync covering one
+//                 completes; one sync thread does the syncs.
+//   "1 x batchB"  one append of B records at a time (a Ready's entries).
+//   "N loop pre"  the same, timed once the log has moved onto a segment
+//                 zero-filled ahead of use (a fresh log's first segment is
+//                 not; a running node's log is, see segmented_log.h).
+//                 Preallocation writes every segment twice: it wins where
+//                 fdatasync latency bounds the rate (small records) and
+//                 costs where bandwidth does (--no-preallocate compares).
+//   "N threads"   N OS threads, each appending and blocking in sync(); the
+//                 model of earlier versions, kept for comparison: with far
+//                 more threads than cores it measures the scheduler.
+//
+// Recovery is timed with the log in the page cache, and with --cold also
+// after evicting it: by dropping the kernel's caches when run as root
+// (/proc/sys/vm/drop_caches), otherwise with posix_fadvise(DONTNEED) on
+// each segment file; the output says which.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -21,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -90,10 +111,15 @@ Raw measure_raw(const std::string& dir, double seconds) {
   return raw;
 }
 
+// --no-preallocate: the logs under test create each segment empty and grow
+// it (LogOptions::preallocate off), for comparing the two.
+bool g_preallocate = true;
+
 std::unique_ptr<storage::SegmentedLog> fresh_log(const std::string& dir, bool fsync = true) {
   std::filesystem::remove_all(dir);
   storage::LogOptions options;
   options.fsync = fsync;
+  options.preallocate = g_preallocate;
   auto log = storage::SegmentedLog::open(storage::posix_filesystem(), dir, options);
   if (!log) die(log.error().message);
   return std::move(log).value();
@@ -105,9 +131,90 @@ struct Load {
   double appends_per_sync = 0;
 };
 
-// `appenders` threads each loop: append `batch` records, wait for their sync.
-Load measure_log(const std::string& dir, std::size_t record_bytes, int appenders, double seconds,
-                 std::size_t batch = 1) {
+// The daemon's model of "N concurrent appenders": one loop thread keeps N
+// appends in flight (each of `batch` records) and re-issues an append as
+// soon as the sync that covers its previous one completes; one sync thread
+// syncs whatever has been appended. That is how conclaved drives the log
+// (one event loop, syncs off the loop), so the figure is the one a node
+// sees. Nothing is counted before the sync that covers it returned.
+Load measure_log_loop(const std::string& dir, std::size_t record_bytes, int in_flight, double seconds,
+                      std::size_t batch = 1, bool on_preallocated = false) {
+  auto log = fresh_log(dir);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> appended_to{0};  // loop -> sync thread
+  std::atomic<std::uint64_t> durable{0};      // sync thread -> loop
+  std::string data(record_bytes, 'x');
+  std::thread syncer([&] {
+    std::uint64_t synced = 0;
+    while (true) {
+      appended_to.wait(synced, std::memory_order_acquire);
+      if (stop.load()) return;
+      std::uint64_t target = appended_to.load(std::memory_order_acquire);
+      if (Status s = log->sync(raft::Index(target)); !s) die("sync failed: " + s.error().message);
+      synced = target;
+      durable.store(synced, std::memory_order_release);
+      durable.notify_one();
+    }
+  });
+  std::deque<std::uint64_t> waiting;  // the last index of each append in flight, in order
+  std::vector<raft::Entry> entries;
+  std::uint64_t next = log->last_index().value() + 1;  // the loop owns the log's end, as a leader does
+  auto issue = [&] {
+    entries.clear();
+    for (std::size_t i = 0; i < batch; ++i) {
+      entries.push_back({raft::Index(next + i), raft::Term(1), raft::EntryType::kNormal, data});
+    }
+    auto last = log->append(entries);
+    if (!last) die("append failed: " + last.error().message);
+    next = last->value() + 1;
+    waiting.push_back(last->value());
+  };
+  for (int i = 0; i < in_flight; ++i) issue();
+  appended_to.store(waiting.back(), std::memory_order_release);
+  appended_to.notify_one();
+  std::uint64_t seen = 0;
+  // One turn of the loop: wait for a sync, re-issue what it covered.
+  auto turn = [&] {
+    durable.wait(seen, std::memory_order_acquire);
+    seen = durable.load(std::memory_order_acquire);
+    long done = 0;
+    while (!waiting.empty() && waiting.front() <= seen) {
+      waiting.pop_front();
+      ++done;
+    }
+    for (long i = 0; i < done; ++i) issue();
+    appended_to.store(waiting.back(), std::memory_order_release);
+    appended_to.notify_one();
+    return done * static_cast<long>(batch);
+  };
+  // A fresh log's first segment grows as it is written; a running node's
+  // log is on segments zero-filled ahead of use. Warm up until it is.
+  auto warm_until = Clock::now() + std::chrono::seconds(30);
+  while (on_preallocated && log->preallocated_segments() == 0 && Clock::now() < warm_until) turn();
+  if (on_preallocated && log->preallocated_segments() == 0) die("the log never moved onto a preallocated segment");
+  std::uint64_t syncs_before = log->sync_count();
+  long acknowledged = 0;
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < deadline) acknowledged += turn();
+  double elapsed = seconds_since(start);
+  stop = true;
+  appended_to.store(UINT64_MAX);  // a value the sync thread is not waiting on
+  appended_to.notify_one();
+  syncer.join();
+  Load load;
+  load.appends_per_s = static_cast<double>(acknowledged) / elapsed;
+  load.payload_mb_per_s = load.appends_per_s * static_cast<double>(record_bytes) / 1e6;
+  load.appends_per_sync =
+      static_cast<double>(acknowledged) / static_cast<double>(std::max<std::uint64_t>(1, log->sync_count() - syncs_before));
+  return load;
+}
+
+// The previous model, kept for comparison: `appenders` OS threads, each
+// appending `batch` records and blocking in sync() until they are durable.
+// Hundreds of threads on a few cores measure the scheduler as much as the log.
+Load measure_log_threads(const std::string& dir, std::size_t record_bytes, int appenders, double seconds,
+                         std::size_t batch = 1) {
   auto log = fresh_log(dir);
   std::mutex order;
   std::atomic<bool> stop{false};
@@ -189,7 +296,29 @@ Latency measure_latency(const std::string& dir, std::size_t record_bytes, double
           raw_us[raw_us.size() * 99 / 100]};
 }
 
-void measure_recovery(const std::string& dir, std::uint64_t mib) {
+// Evicts the log in `dir` from the page cache so recovery reads the disk:
+// all the kernel's clean caches when we may (root), else the segment files'
+// own pages. Returns how, for the output line.
+std::string evict_from_page_cache(const std::string& dir) {
+  ::sync();
+  if (FILE* f = std::fopen("/proc/sys/vm/drop_caches", "w")) {
+    bool dropped = std::fputs("3\n", f) >= 0;
+    dropped = std::fclose(f) == 0 && dropped;
+    if (dropped) return "cold: page cache dropped via /proc/sys/vm/drop_caches";
+  }
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    int fd = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("cannot open " + file.path().string() + ": " + std::strerror(errno));
+    // The pages are clean after sync(), so DONTNEED drops them.
+    if (::fdatasync(fd) != 0 || ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) {
+      die("cannot evict " + file.path().string() + " from the page cache");
+    }
+    ::close(fd);
+  }
+  return "cold: segment files evicted with posix_fadvise(DONTNEED), not root";
+}
+
+void measure_recovery(const std::string& dir, std::uint64_t mib, bool cold) {
   std::uint64_t bytes = 0;
   std::uint64_t count = 0;
   {
@@ -208,14 +337,20 @@ void measure_recovery(const std::string& dir, std::uint64_t mib) {
     count = log->last_index().value();
   }
   ::sync();
-  auto start = Clock::now();
-  storage::LogOptions options;
-  auto log = storage::SegmentedLog::open(storage::posix_filesystem(), dir, options);
-  double elapsed = seconds_since(start);
-  if (!log) die(log.error().message);
-  std::printf("recovery of %.0f MiB (%llu entries, %zu segments): %.2f s = %.0f MB/s (page cache warm)\n",
-              static_cast<double>(bytes) / (1 << 20), static_cast<unsigned long long>(count),
-              (*log)->segment_count(), elapsed, static_cast<double>(bytes) / 1e6 / elapsed);
+  auto time_open = [&](const char* cache) {
+    auto start = Clock::now();
+    auto log = storage::SegmentedLog::open(storage::posix_filesystem(), dir, storage::LogOptions{});
+    double elapsed = seconds_since(start);
+    if (!log) die(log.error().message);
+    std::printf("recovery of %.0f MiB (%llu entries, %zu segments): %.2f s = %.0f MB/s (%s)\n",
+                static_cast<double>(bytes) / (1 << 20), static_cast<unsigned long long>(count),
+                (*log)->segment_count(), elapsed, static_cast<double>(bytes) / 1e6 / elapsed, cache);
+  };
+  time_open("page cache warm");
+  if (cold) {
+    std::string method = evict_from_page_cache(dir);
+    time_open(method.c_str());
+  }
 }
 
 void measure_crc() {
@@ -254,6 +389,8 @@ int main(int argc, char** argv) {
   std::string base = ".";
   double seconds = 2;
   std::uint64_t recovery_mib = 1024;
+  bool cold = false;
+  bool recovery_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&] {
@@ -264,13 +401,23 @@ int main(int argc, char** argv) {
     else if (arg == "--seconds") seconds = std::stod(value());
     else if (arg == "--recovery-mib") recovery_mib = std::stoull(value());
     else if (arg == "--quick") { seconds = 0.5; recovery_mib = 128; }
-    else die("usage: conclave-log-bench [--dir D] [--seconds S] [--recovery-mib M] [--quick]");
+    else if (arg == "--cold") cold = true;
+    else if (arg == "--recovery-only") recovery_only = true;
+    else if (arg == "--no-preallocate") g_preallocate = false;
+    else die("usage: conclave-log-bench [--dir D] [--seconds S] [--recovery-mib M] [--quick] [--cold] [--recovery-only] "
+             "[--no-preallocate]");
   }
   spdlog::set_level(spdlog::level::warn);
   std::string dir = base + "/conclave-log-bench." + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  std::printf("conclave-log-bench in %s, %.1f s per figure\n\n", std::filesystem::absolute(dir).c_str(), seconds);
+  std::printf("conclave-log-bench in %s, %.1f s per figure, segments %s\n\n", std::filesystem::absolute(dir).c_str(),
+              seconds, g_preallocate ? "zero-filled ahead of use" : "not preallocated (--no-preallocate)");
 
+  if (recovery_only) {
+    measure_recovery(dir + "/log", recovery_mib, cold);
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   // The disk is measured before and after the log, and ratios use the
   // better figure of each, so a disk that was busy once cannot flatter the
   // log. Both are printed: far apart means the figures are noise.
@@ -287,12 +434,16 @@ int main(int argc, char** argv) {
   };
   for (std::size_t record : {std::size_t{256}, std::size_t{4096}}) {
     for (int appenders : {1, 16, 256}) {
-      Load load = measure_log(dir + "/log", record, appenders, seconds);
-      run(std::to_string(record), std::to_string(appenders), load);
+      Load load = measure_log_loop(dir + "/log", record, appenders, seconds);
+      run(std::to_string(record), std::to_string(appenders) + " loop", load);
     }
   }
+  // The same once the log runs on a segment zero-filled ahead of use.
+  if (g_preallocate) run("256", "256 loop pre", measure_log_loop(dir + "/log", 256, 256, seconds, 1, true));
   // The node's own pattern: one loop appends a Ready's many entries at once.
-  run("256", "1 x batch256", measure_log(dir + "/log", 256, 1, seconds, 256));
+  run("256", "1 x batch256", measure_log_loop(dir + "/log", 256, 1, seconds, 256));
+  // The same 256 appenders as 256 OS threads each blocking in sync().
+  run("256", "256 threads", measure_log_threads(dir + "/log", 256, 256, seconds));
   Raw after = measure_raw(dir, seconds);
   print_raw("raw disk (after) ", after);
   raw = {std::max(before.fdatasync_per_s, after.fdatasync_per_s),
@@ -309,7 +460,7 @@ int main(int argc, char** argv) {
                 l.log_median_us / l.raw_median_us);
   }
   measure_crc();
-  measure_recovery(dir + "/log", recovery_mib);
+  measure_recovery(dir + "/log", recovery_mib, cold);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -2,6 +2,7 @@
 // tell any entry's content from its position.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,14 @@ inline std::vector<raft::Entry> entries(std::uint64_t first, std::uint64_t last,
   std::vector<raft::Entry> out;
   for (std::uint64_t i = first; i <= last; ++i) out.push_back(entry(i, term, pad));
   return out;
+}
+
+// The path of the open segment in `log_dir`, or "" if there is none.
+inline std::string open_segment_path(const std::string& log_dir) {
+  for (const auto& f : std::filesystem::directory_iterator(log_dir)) {
+    if (f.path().filename().string().rfind("open-", 0) == 0) return f.path().string();
+  }
+  return {};
 }
 
 }  // namespace conclave::storage::testing

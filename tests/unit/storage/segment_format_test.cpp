@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sidecar/storage/crc32c.h"
+
 namespace conclave::storage {
 namespace {
 
@@ -59,11 +61,61 @@ TEST(SegmentFormat, EveryCutOfTheLastRecordIsTornAndKeepsTheOthers) {
   }
 }
 
-TEST(SegmentFormat, ZeroFilledTailIsTorn) {
-  std::string s = segment(Index(1), 2) + std::string(4096, '\0');
-  SegmentScan scan = scan_segment(s);
+TEST(SegmentFormat, AZeroFilledTailIsTheCleanEnd) {
+  std::string records = segment(Index(1), 2);
+  for (std::size_t zeros : {1u, 31u, 32u, 33u, 4096u}) {
+    SegmentScan scan = scan_segment(records + std::string(zeros, '\0'));
+    EXPECT_EQ(scan.end, ScanEnd::kClean) << zeros;
+    EXPECT_EQ(scan.offsets.size(), 2u) << zeros;
+    EXPECT_EQ(scan.valid_bytes, records.size()) << zeros;
+    EXPECT_EQ(scan.zero_tail_bytes, zeros) << zeros;
+  }
+  EXPECT_EQ(scan_segment(records).zero_tail_bytes, 0u);
+}
+
+TEST(SegmentFormat, NoRecordHeaderIsAllZeros) {
+  // What lets a preallocated tail and a record be told apart.
+  EXPECT_NE(crc32c(std::string(28, '\0')), 0u);
+}
+
+TEST(SegmentFormat, ATornRecordBeforeAZeroTailIsTorn) {
+  std::string s = segment(Index(1), 3);
+  SegmentScan clean = scan_segment(s);
+  std::uint64_t last_start = clean.offsets[2];
+  for (std::uint64_t cut = last_start + 1; cut < s.size(); ++cut) {
+    // The record's first bytes landed; the rest of its pages stayed zero.
+    std::string torn = s.substr(0, cut) + std::string(s.size() - cut + 4096, '\0');
+    SegmentScan scan = scan_segment(torn);
+    bool nothing_landed = s.find_first_not_of('\0', last_start) >= cut;
+    EXPECT_EQ(scan.end, nothing_landed ? ScanEnd::kClean : ScanEnd::kTorn) << cut;
+    EXPECT_EQ(scan.offsets.size(), 2u) << cut;
+    EXPECT_EQ(scan.valid_bytes, last_start) << cut;
+  }
+}
+
+TEST(SegmentFormat, ZerosThenGarbageIsTorn) {
+  std::string records = segment(Index(1), 2);
+  SegmentScan scan = scan_segment(records + std::string(100, '\0') + "\x7f\x7f\x7f" + std::string(100, '\0'));
   EXPECT_EQ(scan.end, ScanEnd::kTorn);
   EXPECT_EQ(scan.offsets.size(), 2u);
+  EXPECT_EQ(scan.stop_offset, records.size());
+}
+
+TEST(SegmentFormat, ZerosThenAValidRecordAreCorrupt) {
+  std::string s = segment(Index(1), 2);
+  std::string third;
+  append_record(third, Entry{Index(3), Term(3), EntryType::kNormal, "third"});
+  SegmentScan scan = scan_segment(s + std::string(64, '\0') + third);
+  EXPECT_EQ(scan.end, ScanEnd::kCorrupt);
+  EXPECT_EQ(scan.offsets.size(), 2u);
+}
+
+TEST(SegmentFormat, AnAllZeroFileIsATornHeader) {
+  SegmentScan scan = scan_segment(std::string(4096, '\0'));
+  EXPECT_EQ(scan.end, ScanEnd::kTorn);
+  EXPECT_TRUE(scan.offsets.empty());
+  std::string zero_header_then_data = std::string(kSegmentHeaderBytes, '\0') + "x";
+  EXPECT_EQ(scan_segment(zero_header_then_data).end, ScanEnd::kCorrupt);
 }
 
 TEST(SegmentFormat, DamageFollowedByAValidRecordIsCorrupt) {

@@ -1,0 +1,175 @@
+// Segments zero-filled ahead of use: they are used, sealed without their
+// zero tail, recovered without cutting it, and a torn record inside it is
+// still cut. The format rules are in segmented_log.h (PREALLOCATION).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "sidecar/storage/segment_format.h"
+#include "sidecar/storage/segmented_log.h"
+#include "tests/unit/storage/log_test_entries.h"
+#include "tests/unit/storage/temp_dir.h"
+
+namespace conclave::storage {
+namespace {
+
+using raft::Index;
+using testing::entries;
+using testing::entry;
+using testing::open_segment_path;
+using testing::read_file;
+using testing::TempDir;
+
+constexpr std::uint64_t kSegmentBytes = 4096;
+
+LogOptions small_segments() {
+  LogOptions options;
+  options.segment_bytes_max = kSegmentBytes;
+  return options;
+}
+
+std::unique_ptr<SegmentedLog> open_log(const TempDir& dir) {
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", small_segments());
+  if (!log) ADD_FAILURE() << log.error().message;
+  return log ? std::move(log).value() : nullptr;
+}
+
+// Appends and syncs one entry at a time until `count` open segments were
+// made from prepared files (the preparer runs on its own thread, so this
+// waits for it rather than assuming its speed). Returns the last index.
+std::uint64_t fill_until_preallocated(SegmentedLog& log, std::uint64_t count) {
+  std::uint64_t next = log.last_index().value() + 1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (log.preallocated_segments() < count && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_TRUE(log.append(entries(next, next, 1, 100)).ok());
+    EXPECT_TRUE(log.sync().ok());
+    ++next;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  EXPECT_GE(log.preallocated_segments(), count) << "the preparer never delivered";
+  return next - 1;
+}
+
+// A log whose open segment was zero-filled ahead of use, closed; returns
+// its last index.
+std::uint64_t closed_log_in_a_preallocated_segment(const TempDir& dir) {
+  auto log = open_log(dir);
+  return fill_until_preallocated(*log, 1);
+}
+
+TEST(Preallocation, OpenSegmentsComeZeroFilledAndSealedOnesAreCutToTheirRecords) {
+  TempDir dir;
+  auto log = open_log(dir);
+  std::uint64_t last = fill_until_preallocated(*log, 2);
+  EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir / "log")), kSegmentBytes);
+  for (const auto& f : std::filesystem::directory_iterator(dir / "log")) {
+    if (f.path().filename().string().rfind("segment-", 0) != 0) continue;
+    SegmentScan scan = scan_segment(read_file(f.path().string()));
+    EXPECT_EQ(scan.end, ScanEnd::kClean) << f.path();
+    EXPECT_EQ(scan.zero_tail_bytes, 0u) << f.path() << " was sealed with its zero tail";
+  }
+  EXPECT_EQ(log->read(Index(1), Index(last)).value(), entries(1, last, 1, 100));
+}
+
+TEST(Preallocation, RecoveryKeepsTheZeroTailAndReportsNothing) {
+  TempDir dir;
+  std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
+  std::string open = open_segment_path(dir / "log");
+  ASSERT_EQ(std::filesystem::file_size(open), kSegmentBytes);
+  {
+    auto log = open_log(dir);
+    EXPECT_FALSE(log->recovery().torn_tail.has_value()) << *log->recovery().torn_tail;
+    EXPECT_EQ(log->last_index(), Index(last));
+    EXPECT_EQ(log->durable_index(), Index(last));
+    EXPECT_EQ(std::filesystem::file_size(open), kSegmentBytes);
+    // Appends go on over the zeros, and survive another reopen.
+    ASSERT_TRUE(log->append(entries(last + 1, last + 2, 1, 100)).ok());
+    ASSERT_TRUE(log->sync().ok());
+  }
+  auto log = open_log(dir);
+  EXPECT_FALSE(log->recovery().torn_tail.has_value());
+  EXPECT_EQ(log->read(Index(1), Index(last + 2)).value(), entries(1, last + 2, 1, 100));
+}
+
+TEST(Preallocation, ATornRecordInsideTheZeroTailIsCut) {
+  TempDir dir;
+  std::uint64_t last = closed_log_in_a_preallocated_segment(dir);
+  std::string open = open_segment_path(dir / "log");
+  std::uint64_t end = scan_segment(read_file(open)).valid_bytes;
+  ASSERT_LT(end + 40, kSegmentBytes);
+  {
+    // The first bytes of a record that never finished.
+    std::fstream f(open, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(end));
+    f << std::string(20, '\x7f');
+  }
+  auto log = open_log(dir);
+  ASSERT_TRUE(log->recovery().torn_tail.has_value());
+  EXPECT_EQ(log->last_index(), Index(last));
+  EXPECT_EQ(std::filesystem::file_size(open), end);
+  ASSERT_TRUE(log->append(entries(last + 1, last + 1, 1, 100)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  EXPECT_EQ(log->read(Index(last), Index(last + 1)).value(), entries(last, last + 1, 1, 100));
+}
+
+TEST(Preallocation, AnAllZeroOpenSegmentGetsItsHeaderBack) {
+  // A crash after prepared-segment was renamed, before its header was synced.
+  TempDir dir;
+  { open_log(dir); }
+  std::string open = open_segment_path(dir / "log");
+  { std::ofstream(open, std::ios::binary | std::ios::trunc) << std::string(kSegmentBytes, '\0'); }
+  auto log = open_log(dir);
+  EXPECT_TRUE(log->recovery().torn_tail.has_value());
+  EXPECT_EQ(log->first_index(), Index(1));
+  ASSERT_TRUE(log->append(entries(1, 3)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  EXPECT_EQ(log->read(Index(1), Index(3)).value(), entries(1, 3));
+}
+
+TEST(Preallocation, ALeftoverPreparedSegmentIsRemoved) {
+  TempDir dir;
+  {
+    auto log = open_log(dir);
+    ASSERT_TRUE(log->append(entries(1, 2)).ok());
+    ASSERT_TRUE(log->sync().ok());
+  }
+  std::string prepared = dir / "log" + "/" + kPreparedSegmentName;
+  { std::ofstream(prepared, std::ios::binary) << std::string(100, '\0') << "partly"; }
+  auto log = open_log(dir);
+  EXPECT_FALSE(std::filesystem::exists(prepared));
+  EXPECT_EQ(log->last_index(), Index(2));
+}
+
+TEST(Preallocation, TruncatingInsideAPreallocatedSegmentCutsTheFile) {
+  TempDir dir;
+  std::uint64_t last = 0;
+  {
+    auto log = open_log(dir);
+    last = fill_until_preallocated(*log, 1);
+    ASSERT_TRUE(log->append(entries(last + 1, last + 3, 1, 100)).ok());
+    ASSERT_TRUE(log->sync().ok());
+    ASSERT_TRUE(log->truncate_suffix(Index(last + 2)).ok());
+    std::string open = open_segment_path(dir / "log");
+    EXPECT_EQ(std::filesystem::file_size(open), scan_segment(read_file(open)).valid_bytes);
+  }
+  auto log = open_log(dir);
+  EXPECT_EQ(log->last_index(), Index(last + 1));
+  EXPECT_FALSE(log->recovery().torn_tail.has_value());
+}
+
+TEST(Preallocation, OffMeansNoPreparedFiles) {
+  TempDir dir;
+  LogOptions options = small_segments();
+  options.preallocate = false;
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", options).value();
+  for (std::uint64_t i = 1; i <= 200; ++i) ASSERT_TRUE(log->append(entries(i, i, 1, 100)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  EXPECT_EQ(log->preallocated_segments(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir / "log" + "/" + kPreparedSegmentName));
+}
+
+}  // namespace
+}  // namespace conclave::storage
