@@ -1,11 +1,15 @@
 // A node joins a cluster whose log was already compacted behind a snapshot,
 // so it must start from the leader's snapshot rather than from entry 1; it
 // catches up, becomes a voter, and its log then agrees with the others'.
+// Snapshots come from the applications (the kv example on every node), and
+// the application on the new node starts from that snapshot with the same
+// state as the others, without ever talking to them.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/kv_apps.h"
 
 namespace conclave::cluster_test {
 namespace {
@@ -20,7 +24,8 @@ bool wait_for_snapshot(Cluster& cluster, std::uint64_t id) {
     if (s && s->snapshot_index > 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ADD_FAILURE() << "node " << id << " took no snapshot with --snapshot-entries " << kSnapshotEntries;
+  ADD_FAILURE() << "node " << id << " took no snapshot with --snapshot-entries " << kSnapshotEntries
+                << " although an application is attached";
   return false;
 }
 
@@ -28,11 +33,14 @@ TEST(Snapshot, NodeJoiningACompactedClusterStartsFromTheSnapshot) {
   ClusterOptions options;
   options.extra_args = {"--snapshot-entries", std::to_string(kSnapshotEntries)};
   Cluster cluster(options);
+  KvApps kv(cluster);
   cluster.start_founders(3);
   const std::uint64_t leader = cluster.wait_for_leader();
   ASSERT_NE(leader, 0u);
+  for (std::uint64_t id = 1; id <= 3; ++id) kv.start(id);
   for (int i = 0; i < 4 * kSnapshotEntries; ++i) {
     ASSERT_TRUE(cluster.propose(1 + static_cast<std::uint64_t>(i) % 3, "entry " + std::to_string(i)).has_value());
+    ASSERT_TRUE(kv.put(1 + static_cast<std::uint64_t>(i) % 3, "k" + std::to_string(i), "v" + std::to_string(i)));
   }
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
   ASSERT_TRUE(wait_for_snapshot(cluster, leader));
@@ -49,9 +57,20 @@ TEST(Snapshot, NodeJoiningACompactedClusterStartsFromTheSnapshot) {
   }
   EXPECT_TRUE(from_snapshot) << "node " << joiner << " never logged storing a snapshot from the leader";
 
+  // Its application joins from the node's snapshot and reads what the
+  // others wrote.
+  kv.start(joiner);
+  for (int i = 0; i < 4 * kSnapshotEntries; ++i) {
+    EXPECT_EQ(kv.get(joiner, "k" + std::to_string(i)), "v" + std::to_string(i)) << "key k" << i;
+  }
+  EXPECT_NE(read_text_file(cluster.log_path(joiner)).find("joins from the snapshot"), std::string::npos)
+      << "the joiner's application should have started from a snapshot";
+
   // A full member: it takes proposals, and they commit everywhere.
   ASSERT_TRUE(cluster.propose(joiner, "via the joiner").has_value());
+  ASSERT_TRUE(kv.put(joiner, "from-the-joiner", "yes"));
   ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
+  for (std::uint64_t id = 1; id <= 3; ++id) EXPECT_EQ(kv.get(id, "from-the-joiner"), "yes") << "node " << id;
 
   cluster.stop_all();
   const std::vector<DiskLog> logs = cluster.expect_disk_logs_agree();
