@@ -160,6 +160,10 @@ class AppService {
   // on the last chunk only (done).
   virtual void app_snapshot_chunk(const std::shared_ptr<AppStream>& stream, std::uint64_t index, std::string data,
                                   bool done, std::optional<AppReplyFn> reply) = 0;
+  // The application could not produce the snapshot of `index` (the last
+  // chunk had `failed`).
+  virtual void app_snapshot_failed(const std::shared_ptr<AppStream>& stream, std::uint64_t index, std::string reason,
+                                   AppReplyFn reply) = 0;
   // The stream's queue fell below its low-water mark.
   virtual void app_writable(const std::shared_ptr<AppStream>& stream) = 0;
   // The connection is gone (after attach only).

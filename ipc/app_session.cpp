@@ -240,6 +240,9 @@ void AppSession::on_frame(Frame& frame) {
       return service.app_applied(self(), m.getApplied());
     case app::ToSidecar::SNAPSHOT_CHUNK: {
       auto c = m.getSnapshotChunk();
+      if (c.getDone() && c.hasFailed() && c.getFailed().size() > 0) {
+        return service.app_snapshot_failed(self(), c.getIndex(), c.getFailed(), reply_for(id));
+      }
       std::optional<AppReplyFn> reply;
       if (c.getDone()) reply = reply_for(id);
       return service.app_snapshot_chunk(self(), c.getIndex(), as_string(c.getData()), c.getDone(), std::move(reply));

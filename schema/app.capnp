@@ -31,14 +31,16 @@
 # is a protocol error.
 #
 # THE STREAM. After the attach answer the sidecar sends, in log order:
-#  - `bootstrap`: the cluster's state is empty; start from nothing. Sent when
-#    appliedIndex is 0 and the sidecar still holds the log from its first
-#    entry.
+#  - `bootstrap`: the cluster's state is empty; start from nothing (your
+#    applied index is then 0). Sent when appliedIndex is 0 and the sidecar
+#    still holds the log from its first entry.
 #  - or `join`: start from the snapshot that follows, a `join` header
 #    (its index, term and size) and then `joinChunk`s in order, the last
-#    with `done` set. Sent when the log no longer holds appliedIndex + 1.
-#    Discard any state you had: the snapshot replaces it. After a join you
-#    have applied exactly through its index.
+#    with `done` set (at least one chunk, even for an empty state). Sent
+#    when the log no longer holds appliedIndex + 1, and also mid-stream when
+#    the sidecar itself had to start over from a leader's snapshot. Discard
+#    any state you had: the snapshot replaces it. After a join you have
+#    applied exactly through its index.
 #  - or nothing of the two: appliedIndex was > 0 and the log still holds
 #    appliedIndex + 1, so the stream resumes there.
 #  - then, in index order, one message per committed log position that
@@ -62,7 +64,11 @@
 #    index (notices, id 0), the last with `done` set and a non-zero id: the
 #    sidecar answers that one once the snapshot is durable, or with an error.
 #    The application may keep applying the stream while it streams its
-#    state, as long as the state it sends is the one as of `index`. The
+#    state, as long as the state it sends is the one as of `index`. An
+#    application that cannot produce it ends the chunks with `failed` set to
+#    the reason (with `done` and an id); the sidecar abandons that snapshot
+#    and asks again later, as it does when no answer comes within
+#    snapshot_timeout_ms. The
 #    sidecar stores the snapshot, compacts its log behind it, sends it to
 #    peers that need it and replays it to applications that join later.
 #  - `closing`: the sidecar is about to close the session, with the reason
@@ -84,9 +90,9 @@
 # SESSIONS. A proposal names a client session (a random non-zero 64-bit id
 # chosen by the client, one per client process or connection) and a sequence
 # number, increasing by one per proposal of that session, starting at 1.
-# `floor` is the lowest sequence number of the session whose answer the
-# client has not yet received (it promises never to retry anything below
-# it). An entry whose (session, seq) was already delivered, or whose seq is
+# `floor` is the lowest sequence number the client may still retry: every
+# seq below it was answered or abandoned, and the client promises never to
+# send it again. An entry whose (session, seq) was already delivered, or whose seq is
 # below the session's floor, is dropped from the stream. Session 0 means
 # "no deduplication". Sessions not heard of for a long while (more than
 # 100000 sessions newer than it) are forgotten; a retry after that may be
@@ -95,6 +101,11 @@
 # BACK-PRESSURE. The sidecar reads the log from disk for an application that
 # falls behind; a slow application slows only itself. An application that
 # does not read its socket at all is eventually closed.
+#
+# WHICH ERRORS ARE FINAL. `forbidden`, `version` and `malformed` (in an
+# answer or a `closing`) will not go away by reconnecting: stop, and tell a
+# person. Everything else may be retried; `closing` with `shuttingDown`
+# means reconnect once the sidecar is back.
 #
 # COMPATIBILITY. Fields are only ever added at the end of a struct, with the
 # next ordinal; unions only grow. A peer ignores fields it does not know.
@@ -137,6 +148,8 @@ struct SnapshotChunk {
   index @0 :UInt64;
   data @1 :Data;
   done @2 :Bool;
+  # With done: the application could not produce the state; why.
+  failed @3 :Text;
 }
 
 # ---- sidecar -> application -------------------------------------------------

@@ -44,6 +44,8 @@ struct AppSnapshotInProgress {
   raft::SnapshotMeta meta;
   std::optional<storage::SnapshotWriter> writer;
   std::uint64_t bytes = 0;
+  // Abandoned if not complete by this tick.
+  std::uint64_t deadline_tick = 0;
 };
 
 }  // namespace conclave::node

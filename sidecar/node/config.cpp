@@ -98,6 +98,7 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"election_ticks", toml_unsigned(&NodeConfig::election_ticks)},
       {"heartbeat_ticks", toml_unsigned(&NodeConfig::heartbeat_ticks)},
       {"snapshot_entries", toml_unsigned(&NodeConfig::snapshot_entries)},
+      {"snapshot_timeout_ms", toml_unsigned(&NodeConfig::snapshot_timeout_ms)},
       {"cluster_secret", toml_string(&NodeConfig::cluster_secret)},
       {"cluster_secret_file", toml_string(&NodeConfig::cluster_secret_file)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
@@ -272,6 +273,7 @@ void finish_and_validate(NodeConfig& c) {
     throw ConfigError("app_socket", "'" + c.app_socket + "' is also the admin socket; give each its own path");
   }
 
+  if (c.snapshot_timeout_ms < 1) throw ConfigError("snapshot_timeout_ms", "must be >= 1 millisecond");
   if (c.tick_ms < 1 || c.tick_ms > 60000) throw ConfigError("tick_ms", "must be in 1..60000 milliseconds");
   if (c.heartbeat_ticks < 1) throw ConfigError("heartbeat_ticks", "must be >= 1");
   if (c.election_ticks <= c.heartbeat_ticks || c.election_ticks < 2) {
@@ -325,6 +327,8 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
   bind_option(app, overrides, cli, &NodeConfig::heartbeat_ticks, "--heartbeat-ticks", "heartbeat interval in ticks (1)");
   bind_option(app, overrides, cli, &NodeConfig::snapshot_entries, "--snapshot-entries",
        "snapshot and compact every N applied entries (10000; 0 never)");
+  bind_option(app, overrides, cli, &NodeConfig::snapshot_timeout_ms, "--snapshot-timeout-ms",
+              "how long an application may take to stream a snapshot (600000)");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret, "--cluster-secret", "shared secret for peer handshakes");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret_file, "--cluster-secret-file", "file holding the secret");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");

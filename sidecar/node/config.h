@@ -60,6 +60,9 @@ struct NodeConfig {
   // it, every this many applied entries (0: never). With no application
   // attached the log is not compacted: only the application holds the state.
   std::uint64_t snapshot_entries = 10000;
+  // How long an application may take to stream a requested snapshot before
+  // the request is abandoned (and made again later, perhaps to another).
+  std::uint64_t snapshot_timeout_ms = 600000;
 
   // Shared secret proving cluster membership to peers. Give it inline or,
   // better (it then stays out of `ps` and shell history), in a file whose

@@ -124,6 +124,10 @@ void Node::on_tick() {
   leader_membership_tick();
   check_own_removal();
   check_transfer();
+  if (app_snapshot_ && tick_count_ >= app_snapshot_->deadline_tick) {
+    abort_app_snapshot("the application did not finish it within " + std::to_string(config_.snapshot_timeout_ms) +
+                       " ms (snapshot_timeout_ms)");
+  }
   if (stopped_) return;
   if (shutting_down_ && (raft_->role() != Role::kLeader || tick_count_ >= shutdown_deadline_tick_)) {
     drain();

@@ -105,6 +105,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void app_applied(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index) override;
   void app_snapshot_chunk(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string data,
                           bool done, std::optional<ipc::AppReplyFn> reply) override;
+  void app_snapshot_failed(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string reason,
+                           ipc::AppReplyFn reply) override;
   void app_writable(const std::shared_ptr<ipc::AppStream>& stream) override;
   void app_detached(const std::shared_ptr<ipc::AppStream>& stream) override;
 
@@ -255,6 +257,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   // The applied index at which the log last needed a snapshot nobody could
   // give (logged once per threshold).
   bool snapshot_unavailable_logged_ = false;
+  // No snapshot request before this tick (after one failed or timed out).
+  std::uint64_t snapshot_retry_tick_ = 0;
   // Barriers waiting for the core's ReadIndex, by context.
   std::map<std::uint64_t, ipc::AppReplyFn> reads_;
   std::uint64_t next_read_context_ = 1;

@@ -317,7 +317,7 @@ void Node::app_status(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppRep
 }
 
 void Node::maybe_request_snapshot() {
-  if (config_.snapshot_entries == 0 || stopped_ || app_snapshot_) return;
+  if (config_.snapshot_entries == 0 || stopped_ || app_snapshot_ || tick_count_ < snapshot_retry_tick_) return;
   if (applied_.value() < snapshot_index_.value() + config_.snapshot_entries) {
     snapshot_unavailable_logged_ = false;
     return;
@@ -333,8 +333,9 @@ void Node::maybe_request_snapshot() {
     if (storage::Status s = writer->write(encode_sidecar_part(c.filter)); !s) {
       return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
     }
-    app_snapshot_ = std::make_unique<AppSnapshotInProgress>(
-        AppSnapshotInProgress{key, raft_->snapshot_meta_at(position), std::move(writer).value(), 0});
+    const std::uint64_t timeout_ticks = std::max<std::uint64_t>(1, config_.snapshot_timeout_ms / config_.tick_ms);
+    app_snapshot_ = std::make_unique<AppSnapshotInProgress>(AppSnapshotInProgress{
+        key, raft_->snapshot_meta_at(position), std::move(writer).value(), 0, tick_count_ + timeout_ticks});
     c.stream->send(ipc::event::SnapshotRequest{position.value()});
     spdlog::info("snapshot: asked {} ('{}') for its state as of index {}", c.stream->label(), c.name,
                  position.value());
@@ -392,8 +393,18 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
 
 void Node::abort_app_snapshot(const std::string& why) {
   if (!app_snapshot_) return;
-  spdlog::warn("snapshot: abandoned the snapshot through index {}: {}", app_snapshot_->meta.index.value(), why);
+  spdlog::warn("snapshot: abandoned the snapshot through index {}: {}; asking again in {} ticks",
+               app_snapshot_->meta.index.value(), why, ticks(5));
   app_snapshot_.reset();  // the writer discards its temporary file
+  snapshot_retry_tick_ = tick_count_ + ticks(5);
+}
+
+void Node::app_snapshot_failed(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string reason,
+                               ipc::AppReplyFn reply) {
+  if (app_snapshot_ && app_snapshot_->from == stream.get() && app_snapshot_->meta.index == Index(index)) {
+    abort_app_snapshot(stream->label() + " could not produce it: " + reason);
+  }
+  reply(AppAnswer{});
 }
 
 void Node::fail_app_requests(const std::string& why) {

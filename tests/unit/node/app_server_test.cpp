@@ -54,6 +54,11 @@ class ScriptedService final : public AppService {
     EXPECT_EQ(done, reply.has_value());
     if (reply) (*reply)(AppAnswer{});
   }
+  void app_snapshot_failed(const std::shared_ptr<AppStream>&, std::uint64_t, std::string reason,
+                           AppReplyFn reply) override {
+    failed_snapshot = reason;
+    reply(AppAnswer{});
+  }
   void app_writable(const std::shared_ptr<AppStream>&) override {}
   void app_detached(const std::shared_ptr<AppStream>&) override { ++detached; }
 
@@ -62,6 +67,7 @@ class ScriptedService final : public AppService {
   std::vector<ProposeRequest> proposals;
   std::uint64_t applied = 0;
   std::vector<std::string> chunks;
+  std::string failed_snapshot;
   int detached = 0;
 };
 
@@ -197,6 +203,19 @@ TEST_F(AppServerTest, AttachThenRequestsAnsweredByIdAndTheStreamInOrder) {
   EXPECT_EQ(stored->root<app::FromSidecar>().getAnswer().getError(), app::ErrorCode::NONE);
   EXPECT_EQ(service_.applied, 101u);
   EXPECT_EQ(service_.chunks, (std::vector<std::string>{"ab", "cd"}));
+
+  // An application that cannot produce a snapshot says why.
+  send(*c, [](app::ToSidecar::Builder m) {
+    m.setId(12);
+    auto s = m.initSnapshotChunk();
+    s.setIndex(56);
+    s.setDone(true);
+    s.setFailed("out of memory");
+  });
+  auto abandoned = c->receive();
+  ASSERT_TRUE(abandoned);
+  EXPECT_EQ(abandoned->root<app::FromSidecar>().getAnswer().getId(), 12u);
+  EXPECT_EQ(service_.failed_snapshot, "out of memory");
 
   send(*c, [](app::ToSidecar::Builder m) {
     m.setId(11);

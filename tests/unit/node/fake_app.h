@@ -88,6 +88,10 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
   std::uint64_t joins = 0;
   bool acclimated = false;
   std::uint64_t snapshots_given = 0;
+  std::uint64_t snapshots_asked = 0;
+  // How this application answers snapshot requests.
+  enum class OnSnapshot { kAnswer, kIgnore, kFail };
+  OnSnapshot on_snapshot = OnSnapshot::kAnswer;
   std::string close_reason;
   ipc::AppError close_code = ipc::AppError::kNone;
 
@@ -128,6 +132,14 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
   }
   void apply(const ipc::event::SnapshotRequest& r) {
     EXPECT_GE(r.index, applied) << "asked for a snapshot behind what was applied";
+    ++snapshots_asked;
+    if (on_snapshot == OnSnapshot::kIgnore) return;
+    if (on_snapshot == OnSnapshot::kFail) {
+      boost::asio::post(io_, [self = shared_from_this(), index = r.index] {
+        if (!self->closed_) self->node_->app_snapshot_failed(self, index, "out of memory", [](ipc::AppAnswer) {});
+      });
+      return;
+    }
     // The state as of the request is the current one: positions between
     // the last message and the request concern only the sidecar.
     std::string bytes = state.encode();

@@ -155,6 +155,36 @@ TEST_F(NodeAppsTest, SnapshotsComeFromTheApplicationAndALaterApplicationJoinsWit
   later->detach();
 }
 
+TEST_F(NodeAppsTest, ASnapshotRequestThatFailsOrTimesOutIsMadeAgainLater) {
+  Cluster cluster("snapfail");
+  NodeConfig c = cluster.config(1);
+  c.solo = true;
+  c.snapshot_entries = 5;
+  c.snapshot_timeout_ms = 100;  // 20 ticks
+  Node& node = cluster.add(c);
+  ASSERT_TRUE(cluster.run_until([&] { return node.status().role == raft::Role::kLeader; }));
+  auto failing = std::make_shared<FakeApp>(cluster.io(), node, "failing");
+  failing->on_snapshot = FakeApp::OnSnapshot::kFail;
+  failing->attach(0);
+  propose_many(cluster, node, failing, 1, 0, 10);
+  ASSERT_TRUE(cluster.run_until([&] { return failing->snapshots_asked >= 2; })) << "asked again after a failure";
+  EXPECT_EQ(node.snapshot_index().value(), 0u) << "nothing is stored from a failed snapshot";
+  failing->detach();
+
+  auto silent = std::make_shared<FakeApp>(cluster.io(), node, "silent");
+  silent->on_snapshot = FakeApp::OnSnapshot::kIgnore;
+  silent->attach(0);
+  ASSERT_TRUE(cluster.run_until([&] { return silent->snapshots_asked >= 2; })) << "asked again after the timeout";
+  EXPECT_EQ(node.snapshot_index().value(), 0u);
+
+  auto good = std::make_shared<FakeApp>(cluster.io(), node, "good");
+  good->attach(0);
+  silent->detach();
+  ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > 0; }));
+  EXPECT_GT(good->snapshots_given, 0u);
+  good->detach();
+}
+
 TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameState) {
   Cluster cluster("newnode");
   Node& one = solo(cluster, 5);
