@@ -74,6 +74,18 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void shutdown();
 
   raft::NodeStatus status() const;
+  // The fields the admin and the application status answers share.
+  template <typename Out>
+  void fill_status(Out& out, const raft::NodeStatus& s) const {
+    out.node_id = config_.id;
+    out.cluster_id = config_.cluster_id;
+    out.role = std::string(raft::to_string(s.role));
+    out.term = s.term.value();
+    out.leader = s.leader.value();
+    out.commit_index = s.commit.value();
+    out.last_index = s.last_index.value();
+    out.snapshot_index = snapshot_index_.value();
+  }
   raft::Index applied_index() const { return applied_; }
   raft::Index snapshot_index() const { return snapshot_index_; }
   bool stopped() const { return stopped_; }

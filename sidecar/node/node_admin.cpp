@@ -153,15 +153,8 @@ AdminReply to_reply(AdminError error, const std::string& reason, Index index, ra
 void Node::admin_status(ipc::Reply reply) {
   raft::NodeStatus s = status();
   ipc::StatusInfo info;
-  info.node_id = config_.id;
-  info.cluster_id = config_.cluster_id;
-  info.role = std::string(raft::to_string(s.role));
-  info.term = s.term.value();
-  info.leader = s.leader.value();
-  info.commit_index = s.commit.value();
+  fill_status(info, s);
   info.applied_index = applied_.value();
-  info.last_index = s.last_index.value();
-  info.snapshot_index = snapshot_index_.value();
   info.durable_index = data_dir_.log().durable_index().value();
   auto add = [&](NodeId id, bool voter) {
     ipc::MemberInfo m;

@@ -297,14 +297,7 @@ void Node::answer_reads(const raft::Ready& ready) {
 void Node::app_status(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppReplyFn reply) {
   raft::NodeStatus s = status();
   ipc::AppStatus out;
-  out.node_id = config_.id;
-  out.cluster_id = config_.cluster_id;
-  out.role = std::string(raft::to_string(s.role));
-  out.term = s.term.value();
-  out.leader = s.leader.value();
-  out.commit_index = s.commit.value();
-  out.last_index = s.last_index.value();
-  out.snapshot_index = snapshot_index_.value();
+  fill_status(out, s);
   if (auto it = apps_.find(stream.get()); it != apps_.end()) {
     out.streamed_index = it->second.next.value() - 1;
     out.applied_index = it->second.applied.value();

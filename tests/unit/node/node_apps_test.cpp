@@ -57,6 +57,13 @@ class NodeAppsTest : public ::testing::Test {
     return n;
   }
 
+  // An application attached to `node` with no state.
+  std::shared_ptr<FakeApp> attached(Cluster& cluster, Node& node, const std::string& name) {
+    auto app = std::make_shared<FakeApp>(cluster.io(), node, name);
+    app->attach(0);
+    return app;
+  }
+
   // Proposes data 0..count-1 from `app` in one session and waits for all.
   void propose_many(Cluster& cluster, Node& node, const std::shared_ptr<FakeApp>& app, std::uint64_t session,
                     int from, int count) {
@@ -72,8 +79,7 @@ class NodeAppsTest : public ::testing::Test {
 TEST_F(NodeAppsTest, AnApplicationSeesBootstrapItsArrivalEntriesInOrderAndAcclimated) {
   Cluster cluster("stream");
   Node& node = solo(cluster);
-  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
-  app->attach(0);
+  auto app = attached(cluster, node, "a");
   ASSERT_TRUE(app->attach_answer.has_value());
   ASSERT_EQ(app->attach_answer->error, ipc::AppError::kNone);
   EXPECT_EQ(std::get<ipc::AppAttached>(app->attach_answer->result).node_id, 1u);
@@ -99,8 +105,7 @@ TEST_F(NodeAppsTest, AnApplicationSeesBootstrapItsArrivalEntriesInOrderAndAcclim
 TEST_F(NodeAppsTest, ARetriedProposalIsDeliveredOnceAndOneBelowTheFloorNotAtAll) {
   Cluster cluster("dedup");
   Node& node = solo(cluster);
-  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
-  app->attach(0);
+  auto app = attached(cluster, node, "a");
   auto first = app_propose(node, app, 5, 1, 1, "once");
   auto retry = app_propose(node, app, 5, 1, 1, "once");
   auto second = app_propose(node, app, 5, 2, 1, "two");
@@ -130,8 +135,7 @@ TEST_F(NodeAppsTest, SnapshotsComeFromTheApplicationAndALaterApplicationJoinsWit
   Cluster cluster("snap");
   cluster.segment_bytes_max = 256;
   Node& node = solo(cluster, 8);
-  auto first = std::make_shared<FakeApp>(cluster.io(), node, "first");
-  first->attach(0);
+  auto first = attached(cluster, node, "first");
   propose_many(cluster, node, first, 9, 0, 40);
   ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > 20; }));
   EXPECT_GT(first->snapshots_given, 0u);
@@ -142,8 +146,7 @@ TEST_F(NodeAppsTest, SnapshotsComeFromTheApplicationAndALaterApplicationJoinsWit
   ASSERT_TRUE(cluster.run_until([&] { return retry->done && tail->done; }));
   ASSERT_LT(committed_index(*retry), committed_index(*tail));
 
-  auto later = std::make_shared<FakeApp>(cluster.io(), node, "later");
-  later->attach(0);
+  auto later = attached(cluster, node, "later");
   ASSERT_TRUE(cluster.run_until([&] { return later->acclimated && later->applied >= committed_index(*tail); }));
   EXPECT_EQ(later->joins, 1u) << "the log no longer starts at 1: the application must join";
   EXPECT_FALSE(later->bootstrapped);
@@ -177,8 +180,7 @@ TEST_F(NodeAppsTest, ASnapshotRequestThatFailsOrTimesOutIsMadeAgainLater) {
   ASSERT_TRUE(cluster.run_until([&] { return silent->snapshots_asked >= 2; })) << "asked again after the timeout";
   EXPECT_EQ(node.snapshot_index().value(), 0u);
 
-  auto good = std::make_shared<FakeApp>(cluster.io(), node, "good");
-  good->attach(0);
+  auto good = attached(cluster, node, "good");
   silent->detach();
   ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > 0; }));
   EXPECT_GT(good->snapshots_given, 0u);
@@ -188,8 +190,7 @@ TEST_F(NodeAppsTest, ASnapshotRequestThatFailsOrTimesOutIsMadeAgainLater) {
 TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameState) {
   Cluster cluster("newnode");
   Node& one = solo(cluster, 5);
-  auto app1 = std::make_shared<FakeApp>(cluster.io(), one, "one");
-  app1->attach(0);
+  auto app1 = attached(cluster, one, "one");
   propose_many(cluster, one, app1, 3, 0, 30);
   ASSERT_TRUE(cluster.run_until([&] { return one.snapshot_index().value() > 10; }));
 
@@ -198,8 +199,7 @@ TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameSt
   Node& two = cluster.add(joiner);
   ASSERT_TRUE(cluster.run_until([&] { return two.status().config.is_voter(NodeId(2)); }));
   propose_many(cluster, one, app1, 3, 30, 5);
-  auto app2 = std::make_shared<FakeApp>(cluster.io(), two, "two");
-  app2->attach(0);
+  auto app2 = attached(cluster, two, "two");
   ASSERT_TRUE(cluster.run_until([&] { return app2->state.entries.size() == 35 && app1->state.entries.size() == 35; }));
   EXPECT_EQ(app2->joins, 1u);
   EXPECT_EQ(app2->state, app1->state);
@@ -211,16 +211,14 @@ TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameSt
 TEST_F(NodeAppsTest, ReattachingWithAnAppliedIndexResumesRightAfterIt) {
   Cluster cluster("resume");
   Node& node = solo(cluster);
-  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
-  app->attach(0);
+  auto app = attached(cluster, node, "a");
   propose_many(cluster, node, app, 4, 0, 5);
   ASSERT_TRUE(cluster.run_until([&] { return app->state.entries.size() == 5; }));
   const std::uint64_t applied = app->applied;
   const AppState before = app->state;
   app->detach();
   // Proposals while it is away, from another session.
-  auto other = std::make_shared<FakeApp>(cluster.io(), node, "b");
-  other->attach(0);
+  auto other = attached(cluster, node, "b");
   propose_many(cluster, node, other, 8, 0, 3);
   other->detach();
 
@@ -238,8 +236,7 @@ TEST_F(NodeAppsTest, ReattachingWithAnAppliedIndexResumesRightAfterIt) {
 TEST_F(NodeAppsTest, ABarrierAnswersAtLeastTheIndexOfWhatWasCommittedBeforeIt) {
   Cluster cluster("barrier");
   Node& node = solo(cluster);
-  auto app = std::make_shared<FakeApp>(cluster.io(), node, "a");
-  app->attach(0);
+  auto app = attached(cluster, node, "a");
   auto p = app_propose(node, app, 2, 1, 1, "x");
   ASSERT_TRUE(cluster.run_until([&] { return p->done; }));
   auto box = std::make_shared<Box>();
