@@ -135,7 +135,8 @@ int run(const node::NodeConfig& config) {
     };
     ping_watchdog();
   }
-  conclave::node::notify_ready();
+  const raft::NodeStatus status = node.status();
+  conclave::node::notify_ready(conclave::node::describe_status(status.role, status.term, status.leader));
   try {
     io.run();
   } catch (const std::exception& e) {
