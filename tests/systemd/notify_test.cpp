@@ -201,6 +201,22 @@ class Daemon {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
+// A solo node with everything in `dir`, ticking fast.
+std::vector<std::string> solo_node_args(const TempDir& dir) {
+  return {"--id", "1", "--cluster-id", "systemd-test", "--data-dir", dir.path() + "/data", "--solo",
+          "--peer-listen", "127.0.0.1:" + std::to_string(free_port()), "--admin-socket", dir.path() + "/admin.sock",
+          "--app-socket", dir.path() + "/app.sock", "--tick-ms", "10"};
+}
+
+// SIGTERM, as `systemctl stop` sends: STOPPING=1, then exit code 0.
+void stop_and_expect_stopping(Daemon& daemon, NotifySocket& notify) {
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(notify.wait_for_line("STOPPING=1")) << "no STOPPING=1 after SIGTERM";
+  auto exit_status = daemon.wait_exit();
+  ASSERT_TRUE(exit_status) << "conclaved still runs after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0) << "exit status " << *exit_status;
+}
+
 void skip_without_systemd_support() {
 #if !CONCLAVE_HAVE_SYSTEMD
   GTEST_SKIP() << "conclaved was built without libsystemd (libsystemd-dev), so it sends no notifications";
@@ -212,12 +228,9 @@ TEST(SystemdNotify, ReadyStatusWatchdogAndStopping) {
   if (::testing::Test::IsSkipped()) return;
   TempDir dir;
   NotifySocket notify(dir.path() + "/notify.sock");
-  const std::uint16_t port = free_port();
-  Daemon daemon(CONCLAVED_PATH,
-                {"--id", "1", "--cluster-id", "systemd-test", "--data-dir", dir.path() + "/data", "--solo",
-                 "--peer-listen", "127.0.0.1:" + std::to_string(port), "--admin-socket", dir.path() + "/admin.sock",
-                 "--app-socket", dir.path() + "/app.sock", "--tick-ms", "10", "--no-fsync"},
-                notify.path(), {}, dir.path() + "/conclaved.log");
+  std::vector<std::string> args = solo_node_args(dir);
+  args.push_back("--no-fsync");
+  Daemon daemon(CONCLAVED_PATH, args, notify.path(), {}, dir.path() + "/conclaved.log");
 
   ASSERT_TRUE(notify.wait_for_line("READY=1")) << "no READY=1";
   // READY=1 comes once both sockets listen.
@@ -232,11 +245,7 @@ TEST(SystemdNotify, ReadyStatusWatchdogAndStopping) {
     ASSERT_TRUE(notify.wait_for_line("WATCHDOG=1")) << "watchdog ping " << ping << " never came";
   }
 
-  daemon.signal(SIGTERM);
-  ASSERT_TRUE(notify.wait_for_line("STOPPING=1")) << "no STOPPING=1 after SIGTERM";
-  auto exit_status = daemon.wait_exit();
-  ASSERT_TRUE(exit_status) << "conclaved still runs after SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0) << "exit status " << *exit_status;
+  stop_and_expect_stopping(daemon, notify);
 }
 
 // A stalled disk must not look healthy: the event loop does every fsync, so
@@ -250,11 +259,8 @@ TEST(SystemdNotify, WatchdogPingsStopWhileADiskSyncHangs) {
   NotifySocket notify(dir.path() + "/notify.sock");
   const std::string trigger = dir.path() + "/hang-syncs";
   // fsync on: with --no-fsync nothing would sync.
-  Daemon daemon(CONCLAVED_HANGING_SYNC_PATH,
-                {"--id", "1", "--cluster-id", "systemd-test", "--data-dir", dir.path() + "/data", "--solo",
-                 "--peer-listen", "127.0.0.1:" + std::to_string(free_port()), "--admin-socket",
-                 dir.path() + "/admin.sock", "--app-socket", dir.path() + "/app.sock", "--tick-ms", "10"},
-                notify.path(), {"CONCLAVE_TEST_HANG_SYNC_WHILE=" + trigger}, dir.path() + "/conclaved.log");
+  Daemon daemon(CONCLAVED_HANGING_SYNC_PATH, solo_node_args(dir), notify.path(),
+                {"CONCLAVE_TEST_HANG_SYNC_WHILE=" + trigger}, dir.path() + "/conclaved.log");
   ASSERT_TRUE(notify.wait_for_line("READY=1")) << "no READY=1";
   ASSERT_TRUE(notify.wait_for_line([](const std::string& line) { return starts_with(line, "STATUS=leader, "); }))
       << "the solo node never became leader";
@@ -279,11 +285,7 @@ TEST(SystemdNotify, WatchdogPingsStopWhileADiskSyncHangs) {
 
   std::filesystem::remove(trigger);
   ASSERT_TRUE(notify.wait_for_line("WATCHDOG=1")) << "no watchdog ping once the sync returned";
-  daemon.signal(SIGTERM);
-  ASSERT_TRUE(notify.wait_for_line("STOPPING=1")) << "no STOPPING=1 after SIGTERM";
-  auto exit_status = daemon.wait_exit();
-  ASSERT_TRUE(exit_status) << "conclaved still runs after SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0) << "exit status " << *exit_status;
+  stop_and_expect_stopping(daemon, notify);
 }
 
 TEST(SystemdStatus, SaysRoleTermAndLeader) {
