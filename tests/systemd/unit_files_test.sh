@@ -7,8 +7,8 @@
 # whose ExecStart is the conclaved just built; nothing else is changed.
 set -euo pipefail
 what=${1:?verify or security}
-source_dir=${2:?the systemd/ directory}
-conclaved=${3:?the built conclaved}
+source_dir=$(realpath "${2:?the systemd/ directory}")
+conclaved=$(realpath "${3:?the built conclaved}")
 max_exposure=2.0
 
 if ! command -v systemd-analyze >/dev/null; then
