@@ -28,6 +28,12 @@
 
 using namespace conclave;
 
+#ifdef CONCLAVE_TEST_FILESYSTEM
+// Only in the test build of this file (tests/systemd): a filesystem whose
+// syncs a test can make hang. conclaved itself has no such hook.
+storage::Filesystem& conclave_test_filesystem();
+#endif
+
 namespace {
 
 void set_up_logging(const node::NodeConfig& config) {
@@ -54,7 +60,12 @@ int run(const node::NodeConfig& config) {
 
   storage::DataDirOptions dir_options;
   dir_options.log.fsync = !config.no_fsync;
-  auto data_dir = storage::DataDir::open(config.data_dir, dir_options);
+#ifdef CONCLAVE_TEST_FILESYSTEM
+  storage::Filesystem& filesystem = conclave_test_filesystem();
+#else
+  storage::Filesystem& filesystem = storage::posix_filesystem();
+#endif
+  auto data_dir = storage::DataDir::open(config.data_dir, dir_options, filesystem);
   if (!data_dir) {
     spdlog::critical("cannot open the data directory: {}", data_dir.error().message);
     return 1;
@@ -135,7 +146,8 @@ int run(const node::NodeConfig& config) {
     };
     ping_watchdog();
   }
-  conclave::node::notify_ready();
+  const raft::NodeStatus status = node.status();
+  conclave::node::notify_ready(conclave::node::describe_status(status.role, status.term, status.leader));
   try {
     io.run();
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "sidecar/node/describe.h"
+#include "sidecar/node/service_manager.h"
 
 namespace conclave::node {
 
@@ -259,6 +260,9 @@ void Node::observe_changes() {
   Role role = raft_->role();
   Term term = raft_->term();
   NodeId leader = raft_->leader();
+  if (term != last_term_ || role != last_role_ || leader != last_leader_) {
+    notify_status(describe_status(role, term, leader));  // systemd's STATUS= line
+  }
   if (term != last_term_) {
     spdlog::info("term: {} -> {}", last_term_.value(), term.value());
     last_term_ = term;
