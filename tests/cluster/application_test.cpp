@@ -3,8 +3,12 @@
 // through any other (reads go through a barrier, so they are linearizable);
 // an application outlives a kill -9 of its sidecar, reconnecting and
 // resuming from what it had applied; an application restarted with no state
-// starts over and reads everything.
+// starts over and reads everything; every node's application sees the same
+// callbacks in the same order.
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
 
 #include "tests/cluster/cluster.h"
 #include "tests/cluster/kv_apps.h"
@@ -83,6 +87,53 @@ TEST_F(Application, AnApplicationRestartedWithNoStateReadsEverything) {
   write(15, 25, {1, 2});
   kv_.start(3);
   expect_all(3, 25);
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Every node's application, including one on a node that joined later, sees
+// the same callbacks in the same order: bootstrap, the founders' arrivals,
+// the entries proposed through every node, the new node's arrival.
+TEST(ApplicationStream, EveryNodesApplicationSeesTheSameCallbacks) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  std::vector<std::unique_ptr<NodeProcess>> recorders;
+  auto record = [&](std::uint64_t id) {
+    recorders.push_back(std::make_unique<NodeProcess>(
+        std::vector<std::string>{CONCLAVE_RECORDER_PATH, cluster.data_dir(id) + "/app.sock",
+                                 cluster.temp_dir() + "/calls" + std::to_string(id)},
+        cluster.temp_dir() + "/recorder" + std::to_string(id) + ".log"));
+  };
+  for (std::uint64_t id = 1; id <= 3; ++id) record(id);
+  for (int i = 0; i < 15; ++i) ASSERT_TRUE(cluster.propose(1 + static_cast<std::uint64_t>(i) % 3, "a" + std::to_string(i)));
+  const std::uint64_t joiner = cluster.add_node();
+  cluster.start(joiner, StartMode::kJoin, leader);
+  record(joiner);
+  for (int i = 0; i < 15; ++i) ASSERT_TRUE(cluster.propose(1 + static_cast<std::uint64_t>(i) % 4, "b" + std::to_string(i)));
+
+  // 1 bootstrap + 3 founders + 30 entries + the joiner's arrival.
+  const std::size_t expected = 1 + 3 + 30 + 1;
+  const auto until = Clock::now() + kCommitDeadline;
+  auto all_there = [&] {
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+      if (lines_of(cluster.temp_dir() + "/calls" + std::to_string(id)).size() < expected) return false;
+    }
+    return true;
+  };
+  while (!all_there() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto first = lines_of(cluster.temp_dir() + "/calls1");
+  ASSERT_EQ(first.size(), expected) << "node 1's application saw " << first.size() << " callbacks";
+  EXPECT_EQ(first.front(), "bootstrap");
+  for (std::uint64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(lines_of(cluster.temp_dir() + "/calls" + std::to_string(id)), first) << "node " << id;
+  }
 }
 
 }  // namespace

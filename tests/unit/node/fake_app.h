@@ -71,7 +71,9 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
     events.push_back(event);
     std::visit([this](const auto& e) { apply(e); }, event);
   }
-  std::size_t queued_bytes() const override { return 0; }
+  // A stalled application's connection reports a full queue, as a real one
+  // whose application stopped reading does.
+  std::size_t queued_bytes() const override { return stalled ? std::size_t{1} << 30 : 0; }
   void close(ipc::AppError code, const std::string& reason) override {
     closed_ = true;
     close_reason = reason;
@@ -89,6 +91,7 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
   bool acclimated = false;
   std::uint64_t snapshots_given = 0;
   std::uint64_t snapshots_asked = 0;
+  bool stalled = false;
   // How this application answers snapshot requests.
   enum class OnSnapshot { kAnswer, kIgnore, kFail };
   OnSnapshot on_snapshot = OnSnapshot::kAnswer;

@@ -233,6 +233,27 @@ TEST_F(NodeAppsTest, ReattachingWithAnAppliedIndexResumesRightAfterIt) {
   back->detach();
 }
 
+TEST_F(NodeAppsTest, AStalledApplicationIsNotFedAndDoesNotHoldUpTheOthers) {
+  Cluster cluster("stalled");
+  Node& node = solo(cluster);
+  auto slow = attached(cluster, node, "slow");
+  auto fast = attached(cluster, node, "fast");
+  ASSERT_TRUE(cluster.run_until([&] { return slow->acclimated && fast->acclimated; }));
+  slow->stalled = true;
+  const std::size_t slow_events = slow->events.size();
+  propose_many(cluster, node, fast, 1, 0, 200);
+  ASSERT_TRUE(cluster.run_until([&] { return fast->state.entries.size() == 200; }));
+  EXPECT_EQ(slow->events.size(), slow_events) << "the node kept queueing for an application that reads nothing";
+
+  // It reads again: it catches up from the log, in order.
+  slow->stalled = false;
+  node.app_writable(slow);
+  ASSERT_TRUE(cluster.run_until([&] { return slow->state.entries.size() == 200; }));
+  EXPECT_EQ(slow->state, fast->state);
+  slow->detach();
+  fast->detach();
+}
+
 TEST_F(NodeAppsTest, ABarrierAnswersAtLeastTheIndexOfWhatWasCommittedBeforeIt) {
   Cluster cluster("barrier");
   Node& node = solo(cluster);
