@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "tests/cluster/cluster.h"
-#include "tests/cluster/kv_apps.h"
+#include "tests/cluster/example_apps.h"
 
 namespace conclave::cluster_test {
 namespace {
@@ -38,7 +38,7 @@ class Application : public ::testing::Test {
   }
 
   Cluster cluster_;
-  KvApps kv_;
+  ExampleApps kv_;
 };
 
 TEST_F(Application, AWriteThroughOneNodeIsReadThroughEveryOther) {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "tests/cluster/cluster.h"
-#include "tests/cluster/kv_apps.h"
+#include "tests/cluster/example_apps.h"
 
 namespace conclave::cluster_test {
 namespace {
@@ -33,7 +33,7 @@ TEST(Snapshot, NodeJoiningACompactedClusterStartsFromTheSnapshot) {
   ClusterOptions options;
   options.extra_args = {"--snapshot-entries", std::to_string(kSnapshotEntries)};
   Cluster cluster(options);
-  KvApps kv(cluster);
+  ExampleApps kv(cluster);
   cluster.start_founders(3);
   const std::uint64_t leader = cluster.wait_for_leader();
   ASSERT_NE(leader, 0u);

@@ -1,4 +1,4 @@
-#include "tests/cluster/kv_apps.h"
+#include "tests/cluster/example_apps.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,6 +17,7 @@ namespace http = beast::http;
 using boost::asio::ip::tcp;
 
 std::string conclave_kv_path() { return CONCLAVE_KV_PATH; }
+std::string conclave_lock_path() { return CONCLAVE_LOCK_PATH; }
 
 HttpResult http_request(std::uint16_t port, const std::string& method, const std::string& target,
                         const std::string& body, std::chrono::seconds timeout) {
@@ -41,40 +42,40 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
   }
 }
 
-KvApps::~KvApps() {
+ExampleApps::~ExampleApps() {
   const bool failed = ::testing::Test::HasFailure();
   for (auto& [id, app] : apps_) {
     app.process.reset();  // SIGKILL and reap
     if (failed) {
-      std::cerr << "---- kv application of node " << id << " (" << log_path(id) << ") ----\n"
+      std::cerr << "---- application of node " << id << " (" << log_path(id) << ") ----\n"
                 << read_text_file(log_path(id));
     }
   }
 }
 
-std::string KvApps::log_path(std::uint64_t id) const {
-  return cluster_.temp_dir() + "/kv" + std::to_string(id) + ".log";
+std::string ExampleApps::log_path(std::uint64_t id) const {
+  return cluster_.temp_dir() + "/app" + std::to_string(id) + ".log";
 }
 
-void KvApps::start(std::uint64_t id) {
+void ExampleApps::start(std::uint64_t id) {
   App& app = apps_[id];
   app.process.reset();
   app.port = free_port();
   app.process = std::make_unique<NodeProcess>(
-      std::vector<std::string>{conclave_kv_path(), "--socket", cluster_.data_dir(id) + "/app.sock", "--http",
-                               "127.0.0.1:" + std::to_string(app.port), "--name", "kv" + std::to_string(id)},
+      std::vector<std::string>{binary_, "--socket", cluster_.data_dir(id) + "/app.sock", "--http",
+                               "127.0.0.1:" + std::to_string(app.port), "--name", "app" + std::to_string(id)},
       log_path(id));
   const auto until = Clock::now() + kCommitDeadline;
   while (Clock::now() < until) {
-    if (http_request(app.port, "GET", "/kv/?stale", {}, std::chrono::seconds(2)).status != 0) return;
+    if (http_request(app.port, "GET", "/?stale", {}, std::chrono::seconds(2)).status != 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ADD_FAILURE() << "the kv application of node " << id << " never answered HTTP on port " << app.port;
+  ADD_FAILURE() << "the application of node " << id << " never answered HTTP on port " << app.port;
 }
 
-void KvApps::kill9(std::uint64_t id) { apps_.at(id).process->signal(SIGKILL); }
+void ExampleApps::kill9(std::uint64_t id) { apps_.at(id).process->signal(SIGKILL); }
 
-bool KvApps::put(std::uint64_t id, const std::string& key, const std::string& value) {
+bool ExampleApps::put(std::uint64_t id, const std::string& key, const std::string& value) {
   const auto until = Clock::now() + kCommitDeadline;
   HttpResult last;
   while (Clock::now() < until) {
@@ -87,7 +88,7 @@ bool KvApps::put(std::uint64_t id, const std::string& key, const std::string& va
   return false;
 }
 
-std::optional<std::string> KvApps::get(std::uint64_t id, const std::string& key) {
+std::optional<std::string> ExampleApps::get(std::uint64_t id, const std::string& key) {
   const auto until = Clock::now() + kCommitDeadline;
   HttpResult last;
   while (Clock::now() < until) {

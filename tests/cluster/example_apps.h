@@ -1,8 +1,9 @@
-// The replicated key-value example (examples/kv, conclave-kv) attached to
-// the nodes of a cluster test, one process per node on the node's
-// application socket, each with its own HTTP port; and a small blocking
-// HTTP client to talk to them. Declare a KvApps after its Cluster so the
-// applications stop first; their logs are printed if the test failed.
+// An example application (examples/kv's conclave-kv by default, or
+// examples/lock's conclave-lock) attached to the nodes of a cluster test,
+// one process per node on the node's application socket, each with its own
+// HTTP port; and a small blocking HTTP client to talk to them. Declare an
+// ExampleApps after its Cluster so the applications stop first; their logs
+// are printed if the test failed.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +27,15 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
                         const std::string& body = {}, std::chrono::seconds timeout = std::chrono::seconds(15));
 
 std::string conclave_kv_path();
+std::string conclave_lock_path();
 
-class KvApps {
+class ExampleApps {
  public:
-  explicit KvApps(Cluster& cluster) : cluster_(cluster) {}
-  ~KvApps();
-  KvApps(const KvApps&) = delete;
-  KvApps& operator=(const KvApps&) = delete;
+  explicit ExampleApps(Cluster& cluster, std::string binary = conclave_kv_path())
+      : cluster_(cluster), binary_(std::move(binary)) {}
+  ~ExampleApps();
+  ExampleApps(const ExampleApps&) = delete;
+  ExampleApps& operator=(const ExampleApps&) = delete;
 
   // Starts (or restarts) node `id`'s application on a fresh HTTP port, and
   // waits until it answers HTTP.
@@ -40,6 +43,7 @@ class KvApps {
   void kill9(std::uint64_t id);
   std::uint16_t port(std::uint64_t id) const { return apps_.at(id).port; }
 
+  // The kv example's requests.
   // PUT, retrying while the application or its sidecar is not ready (no
   // answer, or a 5xx), until the deadline. True once answered 2xx.
   bool put(std::uint64_t id, const std::string& key, const std::string& value);
@@ -55,6 +59,7 @@ class KvApps {
   std::string log_path(std::uint64_t id) const;
 
   Cluster& cluster_;
+  std::string binary_;
   std::map<std::uint64_t, App> apps_;
 };
 
