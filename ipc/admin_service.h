@@ -56,6 +56,7 @@ class AdminService {
   virtual void admin_promote(std::uint64_t node, Reply reply) = 0;
   virtual void admin_remove(std::uint64_t node, Reply reply) = 0;
   virtual void admin_transfer_leader(std::uint64_t node, Reply reply) = 0;
+  virtual void admin_snapshot(Reply reply) = 0;
 };
 
 }  // namespace conclave::ipc

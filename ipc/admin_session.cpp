@@ -65,6 +65,8 @@ void AdminSession::on_frame(Frame& frame) {
       return service.admin_remove(request.getRemove(), reply_for(id));
     case admin::Request::TRANSFER_LEADER:
       return service.admin_transfer_leader(request.getTransferLeader(), reply_for(id));
+    case admin::Request::SNAPSHOT:
+      return service.admin_snapshot(reply_for(id));
   }
   send(id, AdminReply::failure(AdminError::kMalformed, "unknown request type; this sidecar may be older than "
                                                        "your conclavectl"));

@@ -31,6 +31,10 @@ struct Request {
     promote @4 :UInt64;
     remove @5 :UInt64;
     transferLeader @6 :UInt64;
+    # Take a snapshot on this node now, from an attached application, and
+    # compact the log behind it; answered once stored (committed carries
+    # its index and term), or with rejected when no application can give one.
+    snapshot @7 :Void;
   }
 }
 

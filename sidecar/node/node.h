@@ -106,6 +106,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void admin_promote(std::uint64_t node, ipc::Reply reply) override;
   void admin_remove(std::uint64_t node, ipc::Reply reply) override;
   void admin_transfer_leader(std::uint64_t node, ipc::Reply reply) override;
+  void admin_snapshot(ipc::Reply reply) override;
 
   // ipc::AppService (node_apps.cpp)
   void app_attach(const std::shared_ptr<ipc::AppStream>& stream, ipc::AttachRequest request,
@@ -180,6 +181,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void maybe_request_snapshot();
   void finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply);
   void abort_app_snapshot(const std::string& why);
+  void answer_snapshot_waiters(const ipc::AdminReply& reply);
   void answer_reads(const raft::Ready& ready);
   void fail_app_requests(const std::string& why);
 
@@ -271,6 +273,10 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   bool snapshot_unavailable_logged_ = false;
   // No snapshot request before this tick (after one failed or timed out).
   std::uint64_t snapshot_retry_tick_ = 0;
+  // conclavectl snapshot: take one now, whatever the threshold, and answer
+  // these once it is stored (or abandoned).
+  bool snapshot_now_ = false;
+  std::vector<ipc::Reply> snapshot_waiters_;
   // Barriers waiting for the core's ReadIndex, by context.
   std::map<std::uint64_t, ipc::AppReplyFn> reads_;
   std::uint64_t next_read_context_ = 1;

@@ -309,9 +309,31 @@ void Node::app_status(const std::shared_ptr<ipc::AppStream>& stream, ipc::AppRep
   reply(std::move(a));
 }
 
+void Node::admin_snapshot(ipc::Reply reply) {
+  if (stopped_ || shutting_down_) return reply(ipc::AdminReply::failure(ipc::AdminError::kShuttingDown, "the node is stopping"));
+  const bool any_app = std::any_of(apps_.begin(), apps_.end(), [](const auto& a) { return a.second.acclimated; });
+  if (!any_app) {
+    return reply(ipc::AdminReply::failure(
+        ipc::AdminError::kRejected,
+        "no acclimated application is attached to this node: the application holds the state, so start it first"));
+  }
+  snapshot_waiters_.push_back(std::move(reply));
+  snapshot_now_ = true;
+  snapshot_retry_tick_ = 0;
+  poke();
+}
+
+void Node::answer_snapshot_waiters(const ipc::AdminReply& reply) {
+  auto waiters = std::move(snapshot_waiters_);
+  snapshot_waiters_.clear();
+  snapshot_now_ = false;
+  for (auto& w : waiters) w(reply);
+}
+
 void Node::maybe_request_snapshot() {
-  if (config_.snapshot_entries == 0 || stopped_ || app_snapshot_ || tick_count_ < snapshot_retry_tick_) return;
-  if (applied_.value() < snapshot_index_.value() + config_.snapshot_entries) {
+  if (stopped_ || app_snapshot_ || tick_count_ < snapshot_retry_tick_) return;
+  if (!snapshot_now_ && (config_.snapshot_entries == 0 ||
+                         applied_.value() < snapshot_index_.value() + config_.snapshot_entries)) {
     snapshot_unavailable_logged_ = false;
     return;
   }
@@ -319,6 +341,14 @@ void Node::maybe_request_snapshot() {
     const Index position(c.next.value() - 1);
     if (!c.acclimated || c.join || c.stream->closed() || position < c.silent_through ||
         position <= snapshot_index_) {
+      // Asked to snapshot now with nothing new since the last one: that
+      // one is the answer.
+      if (snapshot_now_ && c.acclimated && position <= snapshot_index_ && position >= c.silent_through) {
+        ipc::AdminReply r;
+        auto latest = data_dir_.snapshots().latest();
+        r.committed = ipc::Committed{snapshot_index_.value(), latest ? latest->meta.term.value() : 0};
+        return answer_snapshot_waiters(r);
+      }
       continue;
     }
     auto writer = data_dir_.snapshots().begin(raft_->snapshot_meta_at(position));
@@ -333,6 +363,10 @@ void Node::maybe_request_snapshot() {
     spdlog::info("snapshot: asked {} ('{}') for its state as of index {}", c.stream->label(), c.name,
                  position.value());
     return;
+  }
+  if (snapshot_now_) {
+    return answer_snapshot_waiters(ipc::AdminReply::failure(
+        ipc::AdminError::kRejected, "no acclimated application attached to this node can give a snapshot now"));
   }
   if (!snapshot_unavailable_logged_) {
     snapshot_unavailable_logged_ = true;
@@ -363,6 +397,9 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
   auto info = snapshot.writer->commit();
   if (!info) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + info.error().message);
   reply(AppAnswer{});
+  ipc::AdminReply stored;
+  stored.committed = ipc::Committed{snapshot.meta.index.value(), snapshot.meta.term.value()};
+  answer_snapshot_waiters(stored);
   const raft::SnapshotMeta& meta = snapshot.meta;
   if (meta.index <= snapshot_index_) return;  // a newer one arrived from the leader meanwhile
   raft_->snapshot_taken(meta);
@@ -390,6 +427,7 @@ void Node::abort_app_snapshot(const std::string& why) {
                app_snapshot_->meta.index.value(), why, ticks(5));
   app_snapshot_.reset();  // the writer discards its temporary file
   snapshot_retry_tick_ = tick_count_ + ticks(5);
+  answer_snapshot_waiters(ipc::AdminReply::failure(ipc::AdminError::kRejected, "the snapshot was abandoned: " + why));
 }
 
 void Node::app_snapshot_failed(const std::shared_ptr<ipc::AppStream>& stream, std::uint64_t index, std::string reason,
@@ -405,6 +443,7 @@ void Node::fail_app_requests(const std::string& why) {
   reads_.clear();
   for (auto& [context, reply] : reads) reply(AppAnswer::failure(AppError::kShuttingDown, why));
   abort_app_snapshot(why);
+  answer_snapshot_waiters(ipc::AdminReply::failure(ipc::AdminError::kShuttingDown, why));
   // Closing may detach synchronously, which erases from apps_.
   std::vector<std::shared_ptr<ipc::AppStream>> streams;
   for (auto& [key, c] : apps_) streams.push_back(c.stream);

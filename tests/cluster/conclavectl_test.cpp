@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/cluster/cluster.h"
+#include "tests/cluster/example_apps.h"
 
 namespace conclave::cluster_test {
 namespace {
@@ -141,6 +142,27 @@ TEST(Conclavectl, ErrorsSayWhatToDo) {
   auto not_a_dir = run_command({conclavectl_path(), "log", "--data-dir", cluster.temp_dir() + "/nothing"}, true);
   EXPECT_EQ(not_a_dir.exit_code, 1) << not_a_dir.output;
   EXPECT_TRUE(contains(not_a_dir.output, "not a Conclave data directory")) << not_a_dir.output;
+}
+
+TEST(Conclavectl, SnapshotTakesOneFromTheApplicationOrSaysWhyNot) {
+  Cluster cluster;
+  ExampleApps kv(cluster);
+  cluster.start_founders(3);
+  ASSERT_NE(cluster.wait_for_leader(), 0u);
+  kv.start(1);
+  ASSERT_TRUE(kv.put(1, "a", "1"));
+
+  auto taken = ctl(cluster, 1, {"snapshot"});
+  EXPECT_EQ(taken.exit_code, 0) << taken.output;
+  EXPECT_TRUE(contains(taken.output, "snapshot stored at index ")) << taken.output;
+  auto s = cluster.status(1);
+  ASSERT_TRUE(s);
+  EXPECT_GT(s->snapshot_index, 0u);
+
+  // Node 2 has no application: nothing holds the state there.
+  auto refused = ctl(cluster, 2, {"snapshot"});
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "no acclimated application")) << refused.output;
 }
 
 }  // namespace

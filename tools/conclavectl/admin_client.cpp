@@ -73,6 +73,7 @@ void fill_request(wire::Request::Builder b, const Request& request) {
     void operator()(const PromoteRequest& p) { b.setPromote(p.node_id); }
     void operator()(const RemoveRequest& r) { b.setRemove(r.node_id); }
     void operator()(const TransferLeaderRequest& t) { b.setTransferLeader(t.node_id); }
+    void operator()(const SnapshotRequest&) { b.setSnapshot(); }
   };
   std::visit(Visitor{b}, request);
 }

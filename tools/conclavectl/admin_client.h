@@ -77,8 +77,9 @@ struct RemoveRequest {
 struct TransferLeaderRequest {
   std::uint64_t node_id = 0;
 };
+struct SnapshotRequest {};
 using Request = std::variant<StatusRequest, ProposeRequest, AddLearnerRequest, PromoteRequest, RemoveRequest,
-                             TransferLeaderRequest>;
+                             TransferLeaderRequest, SnapshotRequest>;
 
 class AdminClient {
  public:

@@ -174,17 +174,21 @@ int run_status(const OnlineOptions& options) {
 }
 
 int run_propose(const OnlineOptions& options, const std::string& data) {
+  return run_indexed(options, admin::ProposeRequest{data}, "committed");
+}
+
+int run_indexed(const OnlineOptions& options, const admin::Request& request, const std::string& what) {
   Response r;
   int rc = 0;
-  if (!call(options, admin::ProposeRequest{data}, r, rc)) return rc;
+  if (!call(options, request, r, rc)) return rc;
   const auto* c = std::get_if<admin::Committed>(&r.body);
-  if (c == nullptr) return fail_transport(options, "the sidecar answered propose without an index: see its log");
+  if (c == nullptr) return fail_transport(options, "the sidecar answered without an index: see its log");
   if (options.json) {
     JsonWriter j;
     j.begin_object().field("ok", true).field("index", c->index).field("term", c->term).end_object();
     std::cout << j.str() << '\n';
   } else {
-    std::cout << "committed at index " << c->index << " (term " << c->term << ")\n";
+    std::cout << what << " at index " << c->index << " (term " << c->term << ")\n";
   }
   return 0;
 }

@@ -22,6 +22,8 @@ struct OnlineOptions {
 
 int run_status(const OnlineOptions& options);
 int run_propose(const OnlineOptions& options, const std::string& data);
+// A request answered with an index: prints "<what> at index N (term T)".
+int run_indexed(const OnlineOptions& options, const admin::Request& request, const std::string& what);
 int run_members_list(const OnlineOptions& options);
 // addLearner, promote, remove and transferLeader: a request answered with
 // success or an error, nothing more.

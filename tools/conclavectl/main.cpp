@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
   auto* transfer = app.add_subcommand("transfer-leader", "hand leadership to another voter");
   transfer->add_option("ID", transfer_id, "the voter to lead")->required()->check(kNodeId);
 
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "take a snapshot on this node now (from its application) and compact its log behind it");
+
   conclave::ctl::LogDumpOptions log_options;
   std::uint64_t from = 0;
   std::uint64_t to = 0;
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   namespace admin = conclave::admin;
   if (status->parsed()) return conclave::ctl::run_status(online);
   if (propose->parsed()) return conclave::ctl::run_propose(online, data);
+  if (snapshot->parsed()) return conclave::ctl::run_indexed(online, admin::SnapshotRequest{}, "snapshot stored");
   if (transfer->parsed()) {
     return conclave::ctl::run_simple(online, admin::TransferLeaderRequest{transfer_id},
                                      "leadership transfer to node " + std::to_string(transfer_id) +

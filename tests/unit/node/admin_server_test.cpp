@@ -46,6 +46,7 @@ class ScriptedService final : public AdminService {
   void admin_promote(std::uint64_t, Reply reply) override { reply(refuse()); }
   void admin_remove(std::uint64_t, Reply reply) override { reply(refuse()); }
   void admin_transfer_leader(std::uint64_t, Reply reply) override { reply(refuse()); }
+  void admin_snapshot(Reply reply) override { reply(refuse()); }
   void release(std::uint64_t index) {
     for (auto& r : held) {
       AdminReply a;
