@@ -93,6 +93,16 @@ std::string Load::wait_ready(const std::function<std::string()>& gone) {
   return {};
 }
 
+std::uint64_t Load::leader() {
+  auto f = proposers_.front()->client->status();
+  if (f.wait_for(options_.ready_timeout) != std::future_status::ready) return 0;
+  try {
+    return f.get().leader;
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
 void Load::propose_next(Proposer& p) {
   p.inflight.fetch_add(1, std::memory_order_relaxed);
   const auto issued = Clock::now();

@@ -46,6 +46,9 @@ class Load {
   // description of a dead cluster, or empty) meanwhile. Returns an empty
   // string when ready, otherwise what went wrong.
   std::string wait_ready(const std::function<std::string()>& gone);
+  // The leader's node id as the first client's sidecar reports it (0 if
+  // unknown); call after wait_ready.
+  std::uint64_t leader();
   // Runs warm-up then the measured window, then drains.
   LoadResult run();
 

@@ -22,7 +22,8 @@
 // streamed every committed entry, as a real application would be.
 //
 //   conclave-bench [--clients C] [--inflight K] [--size S] [--seconds T]
-//                  [--warmup W] [--nodes N] [--no-fsync] [--conclaved PATH]
+//                  [--warmup W] [--nodes N] [--no-fsync] [--leader-only]
+//                  [--conclaved PATH]
 //   conclave-bench --socket PATH [--socket PATH ...] [--disk-dir DIR] ...
 //
 // Exits 1 when the cluster does not come up (with the nodes' log tails) or
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   double warmup = 1;
   int nodes = 3;
   bool no_fsync = false;
+  bool leader_only = false;
   std::string conclaved = CONCLAVED_PATH;
   std::string disk_dir;
   int syncs = kDefaultSyncs;
@@ -76,6 +78,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--nodes", nodes, "nodes of the local cluster")->check(CLI::PositiveNumber);
   app.add_flag("--no-fsync", no_fsync, "start the local nodes with --no-fsync (to compare)");
+  app.add_flag("--leader-only", leader_only,
+               "attach every client to the local cluster's leader (no forwarding through followers)");
   app.add_option("--conclaved", conclaved, "the conclaved binary for the local cluster");
   app.add_option("--socket", load.sockets, "attach to this running node's app socket instead (repeatable)");
   app.add_option("--disk-dir", disk_dir,
@@ -104,8 +108,20 @@ int main(int argc, char** argv) {
       run.cluster = "attached to " + std::to_string(load.sockets.size()) + " socket(s)";
     }
 
-    Load driver(load);
-    std::string not_ready = driver.wait_ready([&] { return cluster ? cluster->exited_node() : std::string(); });
+    auto gone = [&] { return cluster ? cluster->exited_node() : std::string(); };
+    auto driver = std::make_unique<Load>(load);
+    std::string not_ready = driver->wait_ready(gone);
+    if (not_ready.empty() && cluster && leader_only) {
+      const std::uint64_t leader = driver->leader();
+      if (leader == 0 || leader > load.sockets.size()) {
+        not_ready = "no leader to attach to";
+      } else {
+        load.sockets = {load.sockets[leader - 1]};
+        run.cluster += ", every client on the leader (node " + std::to_string(leader) + ")";
+        driver = std::make_unique<Load>(load);
+        not_ready = driver->wait_ready(gone);
+      }
+    }
     if (!not_ready.empty()) {
       std::fprintf(stderr, "conclave-bench: the cluster did not come up: %s\n", not_ready.c_str());
       if (cluster) {
@@ -114,7 +130,7 @@ int main(int argc, char** argv) {
       }
       return 1;
     }
-    const LoadResult result = driver.run();
+    const LoadResult result = driver->run();
     print_report(run, machine, result);
     if (result.committed == 0) {
       std::fprintf(stderr, "conclave-bench: nothing committed in the measured window%s%s\n",
