@@ -43,27 +43,33 @@ std::uint16_t free_port() {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
-  // Prepared before fork: the benchmark has threads, so the child may only
-  // make async-signal-safe calls.
+  // Everything is prepared before fork, failures reported here: the
+  // benchmark has threads, so the child may only make async-signal-safe
+  // calls (dup2, prctl, execv).
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) throw std::runtime_error("open " + log_path + ": " + std::strerror(errno));
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid > 0) return pid;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(126);
-  int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log < 0 || null < 0) ::_exit(125);
-  ::dup2(null, 0);
-  ::dup2(log, 1);
-  ::dup2(log, 2);
-  ::execv(args[0], args.data());
-  const char* msg = "conclave-bench: exec of conclaved failed\n";
-  (void)!::write(2, msg, std::strlen(msg));
-  ::_exit(127);
+  const pid_t pid = null < 0 ? -1 : ::fork();
+  if (pid == 0) {
+    // Dies with the benchmark, however it ends.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    // dup2 clears close-on-exec on the copies: only 0, 1 and 2 survive exec.
+    if (::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(125);
+    ::execv(args[0], args.data());
+    const char* msg = "conclave-bench: exec of conclaved failed\n";
+    (void)!::write(2, msg, std::strlen(msg));
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(log);
+  if (null >= 0) ::close(null);
+  if (pid < 0) throw std::runtime_error(std::string("starting conclaved: ") + std::strerror(fork_errno));
+  return pid;
 }
 
 }  // namespace
