@@ -201,13 +201,16 @@ void ClientCore::pump() {
     for (auto& frame : table_.take_ready(now)) stream_->write(std::move(frame));
   }
   auto next = table_.next_due(state_ == State::attached);
-  if (!next) {
-    request_timer_.cancel();
-    return;
-  }
+  // Re-armed only to fire earlier: pump runs on every answer, and each
+  // re-arm cancels a wait (a handler run). A timer armed for earlier than
+  // needed fires, finds nothing due, and this re-arms it for later.
+  if (!next || (request_timer_at_ && *request_timer_at_ <= *next)) return;
+  request_timer_at_ = next;
   request_timer_.expires_at(*next);
   request_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) pump();
+    if (ec) return;
+    request_timer_at_.reset();
+    pump();
   });
 }
 

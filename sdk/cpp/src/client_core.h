@@ -75,6 +75,7 @@ class ClientCore final : public DispatchSink {
   std::set<std::uint64_t> snapshot_ids_;  // last chunks awaiting the sidecar's answer
   std::optional<Error> closing_;          // what the sidecar said before closing
   boost::asio::steady_timer request_timer_;
+  std::optional<Clock::time_point> request_timer_at_;  // what request_timer_ waits for
   boost::asio::steady_timer reconnect_timer_;
   // Applied notices are coalesced: at most one per kAppliedNoticeDelay.
   boost::asio::steady_timer applied_timer_;

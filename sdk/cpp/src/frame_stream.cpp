@@ -1,8 +1,9 @@
-// Frame reading in three steps (first word, rest of the segment table, the
-// segments) and an ordered write queue.
+// Buffered frame reading (each frame bounded before it is allocated) and an
+// ordered, gathered write queue.
 #include "frame_stream.h"
 
 #include <cstring>
+#include <vector>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -13,20 +14,27 @@ namespace {
 
 constexpr std::uint32_t kSegmentsMax = 512;
 constexpr std::size_t kWordBytes = sizeof(capnp::word);
+// Holds hundreds of entries of a busy stream; a larger frame is read on its own.
+constexpr std::size_t kReadBufferBytes = 64 << 10;
+static_assert(kSegmentsMax * 4 + 8 < kReadBufferBytes, "a segment table always fits the buffer");
+// What one gathered write may take from the queue.
+constexpr std::size_t kWriteFramesMax = 256;
+constexpr std::size_t kWriteBytesMax = 1 << 20;
 
 std::uint32_t load_le32(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
 }
 
-const unsigned char* bytes_of(const Frame& f) { return reinterpret_cast<const unsigned char*>(f.begin()); }
-
 }  // namespace
 
 FrameStream::FrameStream(Socket socket, OnFrame on_frame, OnClosed on_closed)
-    : socket_(std::move(socket)), on_frame_(std::move(on_frame)), on_closed_(std::move(on_closed)) {}
+    : socket_(std::move(socket)),
+      on_frame_(std::move(on_frame)),
+      on_closed_(std::move(on_closed)),
+      read_buffer_(new unsigned char[kReadBufferBytes]) {}
 
-void FrameStream::start() { read_first_word(); }
+void FrameStream::start() { read_next(); }
 
 void FrameStream::pause() {
   paused_ = true;
@@ -36,7 +44,10 @@ void FrameStream::pause() {
 void FrameStream::resume() {
   if (!paused_) return;
   paused_ = false;
-  if (!reading_ && !closed_) read_first_word();
+  // Buffered frames are delivered at once, and a frame's handler may drop
+  // the owner's reference to this stream: hold one until it returns.
+  auto self = shared_from_this();
+  if (!reading_ && !closed_) read_next();
 }
 
 void FrameStream::close() {
@@ -52,64 +63,78 @@ void FrameStream::fail(std::string why) {
   on_closed_(std::move(why));
 }
 
-void FrameStream::read_first_word() {
+void FrameStream::read_next() {
+  if (!deliver_buffered()) return;
+  // What is left is the start of a frame: move it to the front, so the
+  // buffer has room for the rest of any frame that fits in it.
+  std::memmove(read_buffer_.get(), read_buffer_.get() + read_begin_, read_end_ - read_begin_);
+  read_end_ -= read_begin_;
+  read_begin_ = 0;
   reading_ = true;
-  incoming_ = kj::heapArray<capnp::word>(1);
   auto self = shared_from_this();
-  boost::asio::async_read(socket_, boost::asio::buffer(incoming_.begin(), kWordBytes),
-                          [self](boost::system::error_code ec, std::size_t) {
+  socket_.async_read_some(boost::asio::buffer(read_buffer_.get() + read_end_, kReadBufferBytes - read_end_),
+                          [self](boost::system::error_code ec, std::size_t n) {
+                            self->reading_ = false;
                             if (self->closed_) return;
                             if (ec) {
                               return self->fail(ec == boost::asio::error::eof ? "the sidecar closed the connection"
                                                                               : "reading from the sidecar: " +
                                                                                     ec.message());
                             }
-                            std::uint64_t segments = std::uint64_t{load_le32(bytes_of(self->incoming_))} + 1;
-                            if (segments > kSegmentsMax) {
-                              return self->fail("the sidecar sent a frame of " + std::to_string(segments) +
-                                                " segments");
-                            }
-                            self->read_table(static_cast<std::size_t>((segments + 2) / 2));
+                            self->read_end_ += n;
+                            self->read_next();
                           });
 }
 
-void FrameStream::read_table(std::size_t table_words) {
-  table_words_ = table_words;
-  auto table = kj::heapArray<capnp::word>(table_words);
-  std::memcpy(table.begin(), incoming_.begin(), kWordBytes);
-  incoming_ = std::move(table);
-  if (table_words == 1) return read_body();
-  auto self = shared_from_this();
-  boost::asio::async_read(socket_,
-                          boost::asio::buffer(incoming_.begin() + 1, (table_words - 1) * kWordBytes),
-                          [self](boost::system::error_code ec, std::size_t) {
-                            if (self->closed_) return;
-                            if (ec) return self->fail("reading from the sidecar: " + ec.message());
-                            self->read_body();
-                          });
-}
-
-void FrameStream::read_body() {
-  const unsigned char* table = bytes_of(incoming_);
-  std::uint64_t segments = std::uint64_t{load_le32(table)} + 1;
-  std::uint64_t words = 0;
-  for (std::uint64_t i = 0; i < segments; ++i) words += load_le32(table + 4 + 4 * i);
-  if (words * kWordBytes > kFrameBytesMax) {
-    return fail("the sidecar sent a frame of " + std::to_string(words * kWordBytes) + " bytes (at most " +
-                std::to_string(kFrameBytesMax) + ")");
+bool FrameStream::deliver_buffered() {
+  while (!closed_ && !paused_) {
+    const unsigned char* at = read_buffer_.get() + read_begin_;
+    const std::size_t available = read_end_ - read_begin_;
+    if (available < kWordBytes) return true;
+    const std::uint64_t segments = std::uint64_t{load_le32(at)} + 1;
+    if (segments > kSegmentsMax) {
+      fail("the sidecar sent a frame of " + std::to_string(segments) + " segments");
+      return false;
+    }
+    const auto table_words = static_cast<std::size_t>((segments + 2) / 2);
+    if (available < table_words * kWordBytes) return true;
+    std::uint64_t words = 0;
+    for (std::uint64_t i = 0; i < segments; ++i) words += load_le32(at + 4 + 4 * i);
+    if (words * kWordBytes > kFrameBytesMax) {
+      fail("the sidecar sent a frame of " + std::to_string(words * kWordBytes) + " bytes (at most " +
+           std::to_string(kFrameBytesMax) + ")");
+      return false;
+    }
+    const std::size_t total = table_words + static_cast<std::size_t>(words);
+    if (total * kWordBytes > kReadBufferBytes) {
+      read_large_frame(total);
+      return false;
+    }
+    if (available < total * kWordBytes) return true;
+    auto frame = kj::heapArray<capnp::word>(total);
+    std::memcpy(frame.begin(), at, total * kWordBytes);
+    read_begin_ += total * kWordBytes;
+    on_frame_(std::move(frame));
   }
-  auto frame = kj::heapArray<capnp::word>(table_words_ + static_cast<std::size_t>(words));
-  std::memcpy(frame.begin(), incoming_.begin(), table_words_ * kWordBytes);
-  incoming_ = std::move(frame);
+  return false;
+}
+
+void FrameStream::read_large_frame(std::size_t total_words) {
+  auto frame = std::make_shared<Frame>(kj::heapArray<capnp::word>(total_words));
+  const std::size_t have = read_end_ - read_begin_;
+  std::memcpy(frame->begin(), read_buffer_.get() + read_begin_, have);
+  read_begin_ = read_end_ = 0;
+  reading_ = true;
   auto self = shared_from_this();
   boost::asio::async_read(socket_,
-                          boost::asio::buffer(incoming_.begin() + table_words_, static_cast<std::size_t>(words) * kWordBytes),
-                          [self](boost::system::error_code ec, std::size_t) {
+                          boost::asio::buffer(reinterpret_cast<unsigned char*>(frame->begin()) + have,
+                                              total_words * kWordBytes - have),
+                          [self, frame](boost::system::error_code ec, std::size_t) {
+                            self->reading_ = false;
                             if (self->closed_) return;
                             if (ec) return self->fail("reading from the sidecar: " + ec.message());
-                            self->reading_ = false;
-                            self->on_frame_(std::move(self->incoming_));
-                            if (!self->closed_ && !self->paused_) self->read_first_word();
+                            self->on_frame_(std::move(*frame));
+                            if (!self->closed_ && !self->paused_) self->read_next();
                           });
 }
 
@@ -119,6 +144,7 @@ void FrameStream::write_failed(std::string why) {
   // the end first. Unless it is paused, and would never get there.
   write_error_ = std::move(why);
   writing_ = false;
+  writing_frames_ = 0;
   outgoing_.clear();
   if (paused_ || !reading_) fail(write_error_);
 }
@@ -135,15 +161,22 @@ void FrameStream::write_next() {
     return;
   }
   writing_ = true;
+  std::vector<boost::asio::const_buffer> buffers;
+  std::size_t bytes = 0;
+  for (const Frame& frame : outgoing_) {
+    if (buffers.size() == kWriteFramesMax || (!buffers.empty() && bytes >= kWriteBytesMax)) break;
+    buffers.push_back(boost::asio::buffer(frame.begin(), frame.size() * kWordBytes));
+    bytes += frame.size() * kWordBytes;
+  }
+  writing_frames_ = buffers.size();
   auto self = shared_from_this();
-  const Frame& front = outgoing_.front();
-  boost::asio::async_write(socket_, boost::asio::buffer(front.begin(), front.size() * kWordBytes),
-                           [self](boost::system::error_code ec, std::size_t) {
-                             if (self->closed_) return;
-                             if (ec) return self->write_failed("writing to the sidecar: " + ec.message());
-                             self->outgoing_.pop_front();
-                             self->write_next();
-                           });
+  boost::asio::async_write(socket_, buffers, [self](boost::system::error_code ec, std::size_t) {
+    if (self->closed_) return;
+    if (ec) return self->write_failed("writing to the sidecar: " + ec.message());
+    for (std::size_t i = 0; i < self->writing_frames_; ++i) self->outgoing_.pop_front();
+    self->writing_frames_ = 0;
+    self->write_next();
+  });
 }
 
 }  // namespace conclave::detail

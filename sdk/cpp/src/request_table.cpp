@@ -25,10 +25,28 @@ std::uint64_t RequestTable::add(Request request, Clock::time_point now) {
   std::uint64_t key = next_key_++;
   Entry e;
   e.request = std::move(request);
-  e.due = now;
   e.delay = delay_min_;
-  entries_.emplace(key, std::move(e));
+  deadlines_.emplace(e.request.deadline, key);
+  auto it = entries_.emplace(key, std::move(e)).first;
+  schedule(key, it->second, now);
   return key;
+}
+
+void RequestTable::schedule(std::uint64_t key, Entry& e, Clock::time_point due) {
+  e.in_flight = false;
+  e.due = due;
+  due_.emplace(due, key);
+}
+
+void RequestTable::erase(std::map<std::uint64_t, Entry>::iterator it) {
+  Entry& e = it->second;
+  if (e.in_flight) {
+    in_flight_.erase(e.wire_id);
+  } else {
+    due_.erase(Timed{e.due, it->first});
+  }
+  deadlines_.erase(Timed{e.request.deadline, it->first});
+  entries_.erase(it);
 }
 
 Frame RequestTable::encode(const Entry& e) const {
@@ -43,8 +61,10 @@ Frame RequestTable::encode(const Entry& e) const {
 
 std::vector<Frame> RequestTable::take_ready(Clock::time_point now) {
   std::vector<Frame> out;
-  for (auto& [key, e] : entries_) {
-    if (e.in_flight || e.due > now) continue;
+  while (!due_.empty() && due_.begin()->first <= now) {
+    const std::uint64_t key = due_.begin()->second;
+    due_.erase(due_.begin());
+    Entry& e = entries_.at(key);
     e.in_flight = true;
     e.wire_id = next_wire_id_++;
     in_flight_[e.wire_id] = key;
@@ -57,45 +77,42 @@ bool RequestTable::answer(const Answer& a, Clock::time_point now) {
   auto f = in_flight_.find(a.id);
   if (f == in_flight_.end()) return false;
   auto it = entries_.find(f->second);
-  in_flight_.erase(f);
-  if (it == entries_.end()) return false;
+  if (it == entries_.end()) {
+    in_flight_.erase(f);
+    return false;
+  }
   Entry& e = it->second;
-  e.in_flight = false;
   if (a.code == ErrorCode::none) {
     auto done = std::move(e.request.done);
-    entries_.erase(it);
+    erase(it);
     done(a);
     return true;
   }
   if (retryable(a.code) && now + e.delay < e.request.deadline) {
-    e.due = now + e.delay;
+    in_flight_.erase(f);
+    schedule(it->first, e, now + e.delay);
     e.delay = std::min(e.delay * 2, delay_max_);
     return true;
   }
   auto fail = std::move(e.request.fail);
-  entries_.erase(it);
+  erase(it);
   fail(Error(a.code, a.reason.empty() ? "the sidecar gave no reason" : a.reason));
   return true;
 }
 
 void RequestTable::connection_lost(Clock::time_point now) {
-  in_flight_.clear();
-  for (auto& [key, e] : entries_) {
-    if (!e.in_flight) continue;
-    e.in_flight = false;
-    e.due = now;  // sent again as soon as the next connection is attached
+  for (const auto& [wire_id, key] : in_flight_) {
+    // Sent again as soon as the next connection is attached.
+    schedule(key, entries_.at(key), now);
   }
+  in_flight_.clear();
 }
 
 void RequestTable::expire(Clock::time_point now) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.request.deadline > now) {
-      ++it;
-      continue;
-    }
-    if (it->second.in_flight) in_flight_.erase(it->second.wire_id);
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto it = entries_.find(deadlines_.begin()->second);
     auto fail = std::move(it->second.request.fail);
-    it = entries_.erase(it);
+    erase(it);
     fail(Error(ErrorCode::timeout, "no answer from the cluster before the request's deadline "
                                    "(is a majority of the sidecars up and is this one connected?)"));
   }
@@ -105,15 +122,15 @@ void RequestTable::fail_all(const Error& error) {
   auto entries = std::move(entries_);
   entries_.clear();
   in_flight_.clear();
+  due_.clear();
+  deadlines_.clear();
   for (auto& [key, e] : entries) e.request.fail(error);
 }
 
 std::optional<Clock::time_point> RequestTable::next_due(bool attached) const {
   std::optional<Clock::time_point> next;
-  for (const auto& [key, e] : entries_) {
-    auto t = e.in_flight || !attached ? e.request.deadline : std::min(e.due, e.request.deadline);
-    if (!next || t < *next) next = t;
-  }
+  if (!deadlines_.empty()) next = deadlines_.begin()->first;
+  if (attached && !due_.empty() && (!next || due_.begin()->first < *next)) next = due_.begin()->first;
   return next;
 }
 

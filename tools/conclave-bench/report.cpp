@@ -1,0 +1,51 @@
+// print_report: figures and ratios, one line each, stable labels (the
+// smoke test and scripts grep them).
+#include "report.h"
+
+#include <cstdio>
+
+namespace conclave::bench {
+
+namespace {
+
+// The targets for 3 nodes, fsync on, 256-byte entries.
+constexpr double kTargetEntriesPerS = 100000;
+
+}  // namespace
+
+void print_report(const RunDescription& run, const MachineLimits& machine, const LoadResult& load) {
+  const DiskSync& disk = machine.disk;
+  const LoopbackRtt& rtt = machine.rtt;
+  const double entries_per_s = load.measured_s > 0 ? static_cast<double>(load.committed) / load.measured_s : 0;
+  const double mb_per_s = entries_per_s * static_cast<double>(run.entry_bytes) / 1e6;
+  // One commit needs a follower's fdatasync and one round trip to it (the
+  // leader's own fdatasync runs in parallel); without fsync, only the trip.
+  const double floor_us = (run.fsync ? disk.median_us : 0) + rtt.median_us;
+  const double p50 = quantile(load.latency_us, 0.50);
+  const double p99 = quantile(load.latency_us, 0.99);
+  const double p999 = quantile(load.latency_us, 0.999);
+  const auto ratio = [&](double us) { return floor_us > 0 ? us / floor_us : 0; };
+
+  std::printf("run:        %s; %d clients x %d in flight, %zu-byte entries, %.1f s measured after %.1f s warm-up\n",
+              run.cluster.c_str(), run.clients, run.inflight, run.entry_bytes, load.measured_s, run.warmup_s);
+  std::printf("disk:       %.0f fdatasync/s (4 KiB write into a zero-filled file + fdatasync, median %.0f us, "
+              "p99 %.0f us, %d syncs); idle machine: %.0f/s, median %.0f us\n",
+              disk.per_s, disk.median_us, disk.p99_us, disk.syncs, machine.disk_idle.per_s, machine.disk_idle.median_us);
+  std::printf("loopback:   round trip median %.1f us (%d ping-pongs over 127.0.0.1 TCP); idle machine: %.1f us\n",
+              rtt.median_us, rtt.round_trips, machine.rtt_idle.median_us);
+  std::printf("throughput: %.0f committed entries/s, %.2f MB/s; %.1f entries per fdatasync the disk can do; "
+              "%.2fx the 100k/s target\n",
+              entries_per_s, mb_per_s, disk.per_s > 0 ? entries_per_s / disk.per_s : 0,
+              entries_per_s / kTargetEntriesPerS);
+  std::printf("latency:    p50 %.0f us (%.2fx), p99 %.0f us (%.2fx), p99.9 %.0f us (%.2fx) "
+              "of the floor %s = %.0f us\n",
+              p50, ratio(p50), p99, ratio(p99), p999, ratio(p999),
+              run.fsync ? "fdatasync + RTT" : "RTT (no fsync)", floor_us);
+  std::printf("stream:     %llu entries delivered to the handlers over the run (every client is a replica and "
+              "gets every entry, warm-up included)\n",
+              static_cast<unsigned long long>(load.entries_streamed));
+  std::printf("errors:     %llu failed proposals%s%s\n", static_cast<unsigned long long>(load.failed),
+              load.first_error.empty() ? "" : "; first: ", load.first_error.c_str());
+}
+
+}  // namespace conclave::bench
