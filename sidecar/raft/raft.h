@@ -94,7 +94,7 @@ struct Options {
   // max_entries_per_message entries and about max_bytes_per_message bytes
   // (always at least one entry); at most max_inflight_messages appends and
   // max_inflight_bytes bytes are unacknowledged at once.
-  std::size_t max_entries_per_message = 64;
+  std::size_t max_entries_per_message = 4096;
   std::size_t max_bytes_per_message = 1 << 20;
   std::size_t max_inflight_messages = 16;
   std::size_t max_inflight_bytes = 16 << 20;
