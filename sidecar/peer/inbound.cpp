@@ -116,7 +116,8 @@ void Inbound::on_hello(wire::Hello::Reader hello) {
   const auto& o = ctx_->options;
   if (stream_.tls()) {
     // Before anything else the hello claims: the certificate must name the node.
-    const std::string wrong = check_peer_names_node(stream_.native_handle(), check.node, o.cluster_id);
+    const std::string wrong =
+        check_peer_names_node(stream_.native_handle(), check.node, o.cluster_id);
     if (!wrong.empty()) {
       return refuse(fmt::format("it claims to be node {} but {}", check.node.value(), wrong));
     }

@@ -46,9 +46,9 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsFiles& files) {
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
                    ssl::context::single_dh_use);
   if (SSL_CTX_load_verify_locations(native, files.ca_file.c_str(), nullptr) != 1) {
-    throw std::runtime_error(fmt::format(
-        "peer TLS: tls_ca_file '{}' holds no usable CA certificate (PEM): {}", files.ca_file,
-        openssl_error()));
+    throw std::runtime_error(
+        fmt::format("peer TLS: tls_ca_file '{}' holds no usable CA certificate (PEM): {}",
+                    files.ca_file, openssl_error()));
   }
   if (SSL_CTX_use_certificate_chain_file(native, files.cert_file.c_str()) != 1) {
     throw std::runtime_error(
@@ -61,9 +61,9 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsFiles& files) {
                     files.key_file, openssl_error()));
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    throw std::runtime_error(fmt::format(
-        "peer TLS: the key in '{}' does not belong to the certificate in '{}'", files.key_file,
-        files.cert_file));
+    throw std::runtime_error(
+        fmt::format("peer TLS: the key in '{}' does not belong to the certificate in '{}'",
+                    files.key_file, files.cert_file));
   }
   // Both roles demand a certificate from the other side.
   ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
@@ -78,10 +78,9 @@ std::string check_peer_names_node(SSL* ssl, raft::NodeId id, std::string_view cl
   const std::string name = tls_node_name(id, cluster_id);
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "it presented no certificate";
-  const int found = X509_check_host(cert, name.data(), name.size(),
-                                    X509_CHECK_FLAG_NO_WILDCARDS |
-                                        X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
-                                    nullptr);
+  const int found =
+      X509_check_host(cert, name.data(), name.size(),
+                      X509_CHECK_FLAG_NO_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr);
   std::string subject;
   if (found != 1) {
     char text[256];

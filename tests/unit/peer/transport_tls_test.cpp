@@ -26,7 +26,8 @@ class PeerTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
-      skip_reason_ = "the openssl command is missing (apt-get install openssl); peer TLS tests skipped";
+      skip_reason_ =
+          "the openssl command is missing (apt-get install openssl); peer TLS tests skipped";
       return;
     }
     dir_ = std::filesystem::temp_directory_path() /
@@ -73,8 +74,7 @@ class PeerTls : public ::testing::Test {
     introduce({&n1, &n2});
     const bool seen = run_until(
         io, [&] { return log.contains(expected); },
-        [&] { n2.transport->send(heartbeat(NodeId(2), NodeId(1))); },
-        std::chrono::seconds(20));
+        [&] { n2.transport->send(heartbeat(NodeId(2), NodeId(1))); }, std::chrono::seconds(20));
     EXPECT_TRUE(seen) << "expected in the log: " << expected << "\nlog:\n" << log.text();
     EXPECT_TRUE(n1.recorder.raft.empty());
   }
@@ -110,12 +110,13 @@ TEST_F(PeerTls, APlaintextPeerIsRefused) {
   asio::io_context io;
   TestNode n1(io, tls_options(1));
   asio::ip::tcp::socket client(io);
-  client.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                         n1.transport->listen_port()));
+  client.connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), n1.transport->listen_port()));
   const std::string junk(64, 'x');
   asio::write(client, asio::buffer(junk));
-  EXPECT_TRUE(run_until(io, [&] { return log.contains("TLS handshake failed: wrong version number"); },
-                        {}, std::chrono::seconds(20)))
+  EXPECT_TRUE(run_until(
+      io, [&] { return log.contains("TLS handshake failed: wrong version number"); }, {},
+      std::chrono::seconds(20)))
       << log.text();
   EXPECT_TRUE(n1.recorder.raft.empty());
 }
@@ -128,11 +129,11 @@ TEST_F(PeerTls, ATlsClientWithoutACertificateIsRefused) {
   client_tls.load_verify_file(file("ca.pem"));
   client_tls.set_verify_mode(asio::ssl::verify_peer);
   asio::ssl::stream<asio::ip::tcp::socket> client(io, client_tls);
-  client.next_layer().connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                                      n1.transport->listen_port()));
+  client.next_layer().connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), n1.transport->listen_port()));
   client.async_handshake(asio::ssl::stream_base::client, [](boost::system::error_code) {});
-  ASSERT_TRUE(run_until(io, [&] { return log.contains("TLS handshake failed"); },
-                        {}, std::chrono::seconds(20)))
+  ASSERT_TRUE(run_until(
+      io, [&] { return log.contains("TLS handshake failed"); }, {}, std::chrono::seconds(20)))
       << log.text();
   EXPECT_TRUE(log.contains("peer did not return a certificate")) << log.text();
   EXPECT_TRUE(n1.recorder.raft.empty());
