@@ -86,6 +86,9 @@ int run(const node::NodeConfig& config) {
   transport_options.listen_address = config.peer_listen;
   transport_options.advertised_address = config.advertise;
   transport_options.cluster_secret = config.cluster_secret;
+  transport_options.tls_ca_file = config.tls_ca_file;
+  transport_options.tls_cert_file = config.tls_cert_file;
+  transport_options.tls_key_file = config.tls_key_file;
   peer::Transport transport(io, transport_options, node);
   node::TransportNetwork network(transport);
   ipc::AdminServer admin(io, ipc::AdminServerOptions{config.admin_socket}, node);

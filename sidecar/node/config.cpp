@@ -101,6 +101,9 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"snapshot_timeout_ms", toml_unsigned(&NodeConfig::snapshot_timeout_ms)},
       {"cluster_secret", toml_string(&NodeConfig::cluster_secret)},
       {"cluster_secret_file", toml_string(&NodeConfig::cluster_secret_file)},
+      {"tls_ca_file", toml_string(&NodeConfig::tls_ca_file)},
+      {"tls_cert_file", toml_string(&NodeConfig::tls_cert_file)},
+      {"tls_key_file", toml_string(&NodeConfig::tls_key_file)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
       {"log_level", toml_string(&NodeConfig::log_level)},
       {"initial_members",
@@ -294,6 +297,28 @@ void finish_and_validate(NodeConfig& c) {
     }
   }
 
+  const int tls_files = (c.tls_ca_file.empty() ? 0 : 1) + (c.tls_cert_file.empty() ? 0 : 1) +
+                        (c.tls_key_file.empty() ? 0 : 1);
+  if (tls_files != 0 && tls_files != 3) {
+    const char* missing = c.tls_ca_file.empty() ? "tls_ca_file" : c.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file";
+    throw ConfigError(missing, "is missing: peer TLS needs all three of tls_ca_file, tls_cert_file and "
+                               "tls_key_file (or none, for plaintext)");
+  }
+  if (tls_files == 3) {
+    // The PEM markers only; OpenSSL parses the files when the transport starts.
+    const std::pair<const char*, const std::string*> certs[] = {{"tls_ca_file", &c.tls_ca_file},
+                                                                {"tls_cert_file", &c.tls_cert_file}};
+    for (const auto& [key, path] : certs) {
+      if (read_text_file(key, *path).find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        throw ConfigError(key, "'" + *path + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+      }
+    }
+    const std::string key_text = read_text_file("tls_key_file", c.tls_key_file);
+    if (key_text.find("-----BEGIN") == std::string::npos || key_text.find("PRIVATE KEY-----") == std::string::npos) {
+      throw ConfigError("tls_key_file", "'" + c.tls_key_file + "' holds no PEM private key");
+    }
+  }
+
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (levels.count(c.log_level) == 0) {
     throw ConfigError("log_level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error");
@@ -331,6 +356,10 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
               "how long an application may take to stream a snapshot (600000)");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret, "--cluster-secret", "shared secret for peer handshakes");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret_file, "--cluster-secret-file", "file holding the secret");
+  bind_option(app, overrides, cli, &NodeConfig::tls_ca_file, "--tls-ca-file", "peer TLS: the cluster CA's certificate (PEM)");
+  bind_option(app, overrides, cli, &NodeConfig::tls_cert_file, "--tls-cert-file",
+              "peer TLS: this node's certificate, naming node-<id>.<cluster-id> (PEM)");
+  bind_option(app, overrides, cli, &NodeConfig::tls_key_file, "--tls-key-file", "peer TLS: this node's private key (PEM)");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");
   bind_option(app, overrides, cli, &NodeConfig::log_level, "--log-level", "trace, debug, info, warn or error (info)");
 

@@ -70,6 +70,15 @@ struct NodeConfig {
   std::string cluster_secret;
   std::string cluster_secret_file;
 
+  // Mutual TLS between peers (sidecar/peer/tls.h): PEM files of the
+  // cluster's CA, this node's certificate (a DNS subjectAltName
+  // node-<id>.<cluster_id>) and its private key. All three or none; none
+  // means plaintext (a warning is logged). scripts/make-test-certs makes a
+  // throwaway set.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
   // Test-only: skip every fsync. A crash can then lose acknowledged writes.
   bool no_fsync = false;
   // trace, debug, info, warn or error.

@@ -7,6 +7,7 @@
 
 #include "sidecar/peer/frames.h"
 #include "sidecar/peer/handshake.h"
+#include "sidecar/peer/tls.h"
 
 namespace conclave::peer {
 
@@ -15,9 +16,9 @@ using boost::system::error_code;
 namespace wire = schema::peer;
 
 Inbound::Inbound(std::shared_ptr<PeerContext> ctx, asio::ip::tcp::socket socket)
-    : ctx_(std::move(ctx)), socket_(std::move(socket)), idle_timer_(ctx_->io) {
+    : ctx_(std::move(ctx)), stream_(std::move(socket), ctx_->tls.get()), idle_timer_(ctx_->io) {
   error_code ec;
-  auto endpoint = socket_.remote_endpoint(ec);
+  auto endpoint = stream_.socket().remote_endpoint(ec);
   remote_ = ec ? std::string("an unknown address")
                : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
@@ -30,10 +31,20 @@ std::string Inbound::name() const {
 
 void Inbound::start() {
   error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  // The idle timeout bounds the TLS handshake too.
+  arm_idle_timer();
+  stream_.async_handshake(PeerStream::Tls::server, [self = shared_from_this()](error_code ec) {
+    if (self->ctx_->stopped || self->state_ != State::kAwaitingHello) return;
+    self->on_tls_handshake(ec);
+  });
+}
+
+void Inbound::on_tls_handshake(const error_code& ec) {
+  // Nothing has been read from a peer whose certificate was refused.
+  if (ec) return close(tls_failure_reason(stream_.native_handle(), ec));
   nonce_ = make_nonce();
   write(challenge_frame(nonce_), false);
-  arm_idle_timer();
   read_next();
 }
 
@@ -41,6 +52,12 @@ void Inbound::arm_idle_timer() {
   idle_timer_.expires_after(ctx_->options.idle_timeout);
   idle_timer_.async_wait([self = shared_from_this()](error_code ec) {
     if (ec || self->ctx_->stopped) return;
+    if (self->stream_.tls() && self->nonce_.empty()) {
+      // A plaintext dialer waits for our challenge as we wait for its TLS hello.
+      return self->close(fmt::format(
+          "TLS handshake failed: none within {} ms (idle_timeout); is the peer configured for TLS?",
+          self->ctx_->options.idle_timeout.count()));
+    }
     self->close(fmt::format("nothing received for {} ms (idle_timeout)",
                             self->ctx_->options.idle_timeout.count()));
   });
@@ -48,7 +65,7 @@ void Inbound::arm_idle_timer() {
 
 void Inbound::read_next() {
   if (state_ == State::kClosing || state_ == State::kClosed || ctx_->stopped) return;
-  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
+  framing::async_read_frame(stream_, ctx_->options.frame_bytes_max,
                             [self = shared_from_this()](framing::FrameReadResult r) {
                               if (self->ctx_->stopped || self->state_ == State::kClosed ||
                                   self->state_ == State::kClosing) {
@@ -97,6 +114,14 @@ void Inbound::on_hello(wire::Hello::Reader hello) {
   check.proof.assign(reinterpret_cast<const char*>(proof.begin()), proof.size());
   check.joining = hello.getJoining();
   const auto& o = ctx_->options;
+  if (stream_.tls()) {
+    // Before anything else the hello claims: the certificate must name the node.
+    const std::string wrong =
+        check_peer_names_node(stream_.native_handle(), check.node, o.cluster_id);
+    if (!wrong.empty()) {
+      return refuse(fmt::format("it claims to be node {} but {}", check.node.value(), wrong));
+    }
+  }
   const std::string why =
       judge_hello(check, wire::PROTOCOL_VERSION, o.cluster_id, o.self, o.cluster_secret, nonce_,
                   [this](raft::NodeId id) { return ctx_->handler->accepts_peer(id); });
@@ -201,7 +226,7 @@ void Inbound::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, framing::frame_buffer(writes_.front()),
+  asio::async_write(stream_, framing::frame_buffer(writes_.front()),
                     [self = shared_from_this()](error_code ec, std::size_t) {
                       self->writing_ = false;
                       if (self->ctx_->stopped || self->state_ == State::kClosed) return;
@@ -219,9 +244,7 @@ void Inbound::close(const std::string& reason) {
     spdlog::info("node {}: {} disconnected", ctx_->self(), name());
   }
   state_ = State::kClosed;
-  error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   idle_timer_.cancel();
   // writes_ stays: an aborted write may still refer to its frame.
   if (!ctx_->stopped && ctx_->on_inbound_closed) ctx_->on_inbound_closed(this);

@@ -1,5 +1,6 @@
-// One accepted peer connection: the acceptor's half of the handshake
-// (challenge, then judge the hello: welcome or refusal), then reading frames,
+// One accepted peer connection: the acceptor's half of the handshake (TLS
+// first when configured, then challenge, then judge the hello: welcome or
+// refusal), then reading frames,
 // validating each against the handshake and passing it to the handler. A
 // malformed, oversized or out-of-place frame closes this connection only,
 // with the reason in the log. Nothing received for the idle timeout closes it
@@ -18,6 +19,7 @@
 #include "schema/peer.capnp.h"
 #include "schema/stream_framing.h"
 #include "sidecar/peer/peer_context.h"
+#include "sidecar/peer/stream.h"
 
 namespace conclave::peer {
 
@@ -35,6 +37,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
  private:
   enum class State { kAwaitingHello, kMember, kJoiner, kClosing, kClosed };
 
+  void on_tls_handshake(const boost::system::error_code& ec);
   void read_next();
   void on_frame(framing::FrameReadResult result);
   void on_hello(schema::peer::Hello::Reader hello);
@@ -48,7 +51,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
   std::string name() const;
 
   std::shared_ptr<PeerContext> ctx_;
-  boost::asio::ip::tcp::socket socket_;
+  PeerStream stream_;
   boost::asio::steady_timer idle_timer_;
   std::string remote_;  // the remote endpoint, for logs before the hello
   std::string nonce_;

@@ -11,6 +11,7 @@
 
 #include "sidecar/peer/frames.h"
 #include "sidecar/peer/handshake.h"
+#include "sidecar/peer/tls.h"
 
 namespace conclave::peer {
 
@@ -25,7 +26,6 @@ Outbound::Outbound(std::shared_ptr<PeerContext> ctx, raft::NodeId expected, std:
       address_(std::move(address)),
       joining_(joining),
       resolver_(ctx_->io),
-      socket_(ctx_->io),
       handshake_timer_(ctx_->io),
       backoff_timer_(ctx_->io),
       // Jitter only spreads redials apart; it needs no cryptographic seed.
@@ -95,8 +95,7 @@ void Outbound::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   ++generation_;
-  error_code ignored;
-  socket_.close(ignored);
+  if (stream_) stream_->close();
   resolver_.cancel();
   handshake_timer_.cancel();
   backoff_timer_.cancel();
@@ -110,6 +109,7 @@ void Outbound::close() {
 void Outbound::dial() {
   state_ = State::kDialing;
   const std::uint64_t gen = ++generation_;
+  stream_ = std::make_shared<PeerStream>(asio::ip::tcp::socket(ctx_->io), ctx_->tls.get());
   std::string host, port;
   if (!split_address(address_, host, port)) {
     return fail(fmt::format("address '{}' is not host:port; check the peer addresses", address_));
@@ -125,30 +125,43 @@ void Outbound::dial() {
       [self = shared_from_this(), gen](error_code ec, asio::ip::tcp::resolver::results_type r) {
         if (self->generation_ != gen || self->ctx_->stopped) return;
         if (ec) return self->fail("cannot resolve the address: " + ec.message());
-        asio::async_connect(self->socket_, r,
-                            [self, gen](error_code ec2, const asio::ip::tcp::endpoint&) {
-                              if (self->generation_ != gen || self->ctx_->stopped) return;
-                              if (ec2) return self->fail("cannot connect: " + ec2.message());
-                              self->on_connected();
-                            });
+        asio::async_connect(
+            self->stream_->socket(), r,
+            [self, gen, stream = self->stream_](error_code ec2, const asio::ip::tcp::endpoint&) {
+              if (self->generation_ != gen || self->ctx_->stopped) return;
+              if (ec2) return self->fail("cannot connect: " + ec2.message());
+              self->on_connected();
+            });
       });
 }
 
 void Outbound::on_connected() {
   error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+  auto& socket = stream_->socket();
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
   if (ctx_->options.socket_send_buffer_bytes > 0) {
-    socket_.set_option(asio::socket_base::send_buffer_size(
-                           static_cast<int>(ctx_->options.socket_send_buffer_bytes)),
-                       ignored);
+    socket.set_option(asio::socket_base::send_buffer_size(
+                          static_cast<int>(ctx_->options.socket_send_buffer_bytes)),
+                      ignored);
   }
   const std::uint64_t gen = generation_;
-  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
-                            [self = shared_from_this(), gen](framing::FrameReadResult r) {
-                              if (self->generation_ != gen || self->ctx_->stopped) return;
-                              self->on_challenge(std::move(r));
-                            });
+  stream_->async_handshake(PeerStream::Tls::client,
+                           [self = shared_from_this(), gen, stream = stream_](error_code ec) {
+                             if (self->generation_ != gen || self->ctx_->stopped) return;
+                             self->on_tls_handshake(ec);
+                           });
+}
+
+void Outbound::on_tls_handshake(const error_code& ec) {
+  if (ec) return fail(tls_failure_reason(stream_->native_handle(), ec), true);
+  const std::uint64_t gen = generation_;
+  framing::async_read_frame(
+      *stream_, ctx_->options.frame_bytes_max,
+      [self = shared_from_this(), gen, stream = stream_](framing::FrameReadResult r) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        self->on_challenge(std::move(r));
+      });
 }
 
 void Outbound::on_challenge(framing::FrameReadResult r) {
@@ -173,16 +186,18 @@ void Outbound::on_challenge(framing::FrameReadResult r) {
   auto hello = std::make_shared<kj::Array<capnp::word>>(
       hello_frame(ctx_->options, ctx_->advertised_address, nonce, own_nonce_, joining_));
   const std::uint64_t gen = generation_;
-  asio::async_write(socket_, framing::frame_buffer(*hello),
-                    [self = shared_from_this(), gen, hello](error_code ec, std::size_t) {
-                      if (self->generation_ != gen || self->ctx_->stopped) return;
-                      if (ec) self->fail("cannot send hello: " + ec.message());
-                    });
-  framing::async_read_frame(socket_, ctx_->options.frame_bytes_max,
-                            [self = shared_from_this(), gen](framing::FrameReadResult r2) {
-                              if (self->generation_ != gen || self->ctx_->stopped) return;
-                              self->on_reply(std::move(r2));
-                            });
+  asio::async_write(
+      *stream_, framing::frame_buffer(*hello),
+      [self = shared_from_this(), gen, hello, stream = stream_](error_code ec, std::size_t) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        if (ec) self->fail("cannot send hello: " + ec.message());
+      });
+  framing::async_read_frame(
+      *stream_, ctx_->options.frame_bytes_max,
+      [self = shared_from_this(), gen, stream = stream_](framing::FrameReadResult r2) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        self->on_reply(std::move(r2));
+      });
 }
 
 void Outbound::on_reply(framing::FrameReadResult r) {
@@ -202,6 +217,14 @@ void Outbound::on_reply(framing::FrameReadResult r) {
                               address_, id.value(), expected_.value()));
     }
     const auto& o = ctx_->options;
+    if (stream_->tls()) {
+      const std::string wrong = check_peer_names_node(stream_->native_handle(), id, o.cluster_id);
+      if (!wrong.empty()) {
+        return fail(
+            fmt::format("the node at {} says it is node {} but {}", address_, id.value(), wrong),
+            true);
+      }
+    }
     auto proof = frame.getWelcome().getProof();
     if (!o.cluster_secret.empty() &&
         !proofs_equal(welcome_proof(o.cluster_secret, own_nonce_, o.cluster_id, id),
@@ -228,12 +251,13 @@ void Outbound::watch_for_close() {
   // The acceptor sends nothing after its welcome, so a completed read means
   // the connection ended, or the peer broke the protocol.
   const std::uint64_t gen = generation_;
-  socket_.async_read_some(asio::buffer(&watch_byte_, 1),
-                          [self = shared_from_this(), gen](error_code ec, std::size_t) {
-                            if (self->generation_ != gen || self->ctx_->stopped) return;
-                            self->fail(ec ? "connection closed: " + ec.message()
-                                          : "the peer sent data after its welcome");
-                          });
+  stream_->async_read_some(
+      asio::buffer(&watch_byte_, 1),
+      [self = shared_from_this(), gen, stream = stream_](error_code ec, std::size_t) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        self->fail(ec ? "connection closed: " + ec.message()
+                      : "the peer sent data after its welcome");
+      });
 }
 
 std::chrono::milliseconds Outbound::next_backoff() {
@@ -273,8 +297,7 @@ void Outbound::fail(const std::string& reason, bool refused) {
   queued_bytes_ = 0;
   chunks_queued_ = 0;
   writing_ = false;
-  error_code ignored;
-  socket_.close(ignored);
+  if (stream_) stream_->close();
   handshake_timer_.cancel();
   const std::uint64_t gen = ++generation_;
   state_ = State::kBackoff;
@@ -349,20 +372,21 @@ void Outbound::pump() {
     self->fail(fmt::format("a write made no progress for {} ms",
                            self->ctx_->options.idle_timeout.count()));
   });
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this(), gen](error_code ec, std::size_t n) {
-                      if (self->generation_ != gen || self->ctx_->stopped) return;
-                      if (ec) return self->fail("write failed: " + ec.message());
-                      self->handshake_timer_.cancel();
-                      self->writing_ = false;
-                      self->counters_.frames_sent += self->in_flight_.size();
-                      self->counters_.bytes_sent += n;
-                      for (const Queued& q : self->in_flight_) {
-                        if (q.chunk) --self->chunks_queued_;
-                      }
-                      self->in_flight_.clear();
-                      self->pump();
-                    });
+  asio::async_write(
+      *stream_, buffers,
+      [self = shared_from_this(), gen, stream = stream_](error_code ec, std::size_t n) {
+        if (self->generation_ != gen || self->ctx_->stopped) return;
+        if (ec) return self->fail("write failed: " + ec.message());
+        self->handshake_timer_.cancel();
+        self->writing_ = false;
+        self->counters_.frames_sent += self->in_flight_.size();
+        self->counters_.bytes_sent += n;
+        for (const Queued& q : self->in_flight_) {
+          if (q.chunk) --self->chunks_queued_;
+        }
+        self->in_flight_.clear();
+        self->pump();
+      });
 }
 
 }  // namespace conclave::peer

@@ -1,6 +1,6 @@
 // One outbound connection: to a peer we send to, or to a member we ask to
 // let us join. It dials lazily on the first frame, performs the dialer's half
-// of the handshake, writes queued frames in batches (one gathered write for
+// of the handshake (TLS first when configured), writes queued frames in batches (one gathered write for
 // many frames), streams snapshots as the socket drains, and after a failure
 // waits out an exponential backoff with jitter before it dials again.
 //
@@ -24,6 +24,7 @@
 
 #include "schema/stream_framing.h"
 #include "sidecar/peer/peer_context.h"
+#include "sidecar/peer/stream.h"
 
 namespace conclave::peer {
 
@@ -69,6 +70,7 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
 
   void dial();
   void on_connected();
+  void on_tls_handshake(const boost::system::error_code& ec);
   void on_challenge(framing::FrameReadResult result);
   void on_reply(framing::FrameReadResult result);
   void watch_for_close();
@@ -87,7 +89,9 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   State state_ = State::kIdle;
   std::uint64_t generation_ = 0;  // bumped per dial; stale callbacks compare it
   boost::asio::ip::tcp::resolver resolver_;
-  boost::asio::ip::tcp::socket socket_;
+  // A new stream per dial (a TLS session cannot be reused); handlers of
+  // pending operations hold the old one until they have run.
+  std::shared_ptr<PeerStream> stream_;
   // Bounds the dial and handshake, then each write.
   boost::asio::steady_timer handshake_timer_;
   boost::asio::steady_timer backoff_timer_;

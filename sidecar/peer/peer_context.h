@@ -11,6 +11,7 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "sidecar/peer/transport.h"
 
@@ -25,6 +26,8 @@ struct PeerContext {
   boost::asio::io_context& io;
   const TransportOptions options;
   std::string advertised_address;  // set by start()
+  // Set by start() when TLS is configured; every connection uses it.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   TransportHandler* handler;
   bool stopped = false;
 

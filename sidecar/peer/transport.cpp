@@ -13,6 +13,7 @@
 #include "sidecar/peer/frames.h"
 #include "sidecar/peer/inbound.h"
 #include "sidecar/peer/outbound.h"
+#include "sidecar/peer/tls.h"
 
 namespace conclave::peer {
 
@@ -99,6 +100,16 @@ void Transport::Impl::start() {
         "peer: listen address '{}' is not host:port; fix listen_address in the config",
         options_.listen_address));
   }
+  if (!options_.tls_ca_file.empty() || !options_.tls_cert_file.empty() ||
+      !options_.tls_key_file.empty()) {
+    if (options_.tls_ca_file.empty() || options_.tls_cert_file.empty() ||
+        options_.tls_key_file.empty()) {
+      throw std::runtime_error(
+          "peer TLS: set all three of tls_ca_file, tls_cert_file and tls_key_file, or none");
+    }
+    ctx_->tls = make_tls_context(
+        TlsFiles{options_.tls_ca_file, options_.tls_cert_file, options_.tls_key_file});
+  }
   try {
     asio::ip::tcp::resolver resolver(io_);
     auto endpoint = resolver.resolve(host, port)->endpoint();
@@ -128,8 +139,15 @@ void Transport::Impl::start() {
                  "cluster id can join the conversation; set one in production",
                  ctx_->self(), options_.listen_address);
   }
-  spdlog::info("node {}: peer transport listening on {} (advertised as {})", ctx_->self(),
-               options_.listen_address, ctx_->advertised_address);
+  if (!ctx_->tls) {
+    spdlog::warn("node {}: peer TLS is off (no tls_ca_file, tls_cert_file, tls_key_file): peer "
+                 "traffic on {} is neither encrypted nor authenticated by certificate; configure "
+                 "them in production",
+                 ctx_->self(), options_.listen_address);
+  }
+  spdlog::info("node {}: peer transport listening on {} (advertised as {}{})", ctx_->self(),
+               options_.listen_address, ctx_->advertised_address,
+               ctx_->tls ? ", mutual TLS" : ", plaintext");
   accept();
 }
 

@@ -38,6 +38,13 @@ struct TransportOptions {
   // Shared secret proving cluster membership in the handshake. Empty means
   // none: anyone who knows the cluster id can connect (a warning is logged).
   std::string cluster_secret;
+  // Mutual TLS (sidecar/peer/tls.h): PEM files of the cluster's CA, this
+  // node's certificate (naming node-<self>.<cluster_id>) and its key. All
+  // empty: plaintext (a warning is logged); start() throws naming a file
+  // that cannot be used.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::size_t frame_bytes_max = 64u << 20;
   // Per peer: frames queued for sending beyond these are dropped.
   std::size_t send_queue_frames_max = 4096;
@@ -158,7 +165,7 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Binds and starts accepting. Throws std::runtime_error naming the
-  // address if it cannot bind.
+  // address if it cannot bind, or the TLS file that cannot be used.
   void start();
   // Closes every connection and stops accepting; pending sends are dropped.
   void stop();
