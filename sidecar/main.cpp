@@ -1,7 +1,8 @@
 // conclaved: the Conclave sidecar daemon. Parses the configuration, sets up
 // logging (the node id in every line), opens and locks the data directory,
-// and runs the node, the peer transport and the admin socket on one
-// io_context until a signal or the node itself ends it.
+// and runs the node, the peer transport, the admin and application sockets
+// and (when metrics_listen is set) the /metrics endpoint on one io_context
+// until a signal or the node itself ends it.
 //
 // Exit codes: 0 after a clean stop (SIGTERM/SIGINT, or this node's removal
 // from the cluster); 1 when it cannot start or fails (a disk error is
@@ -16,10 +17,12 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <memory>
 
 #include "ipc/admin_server.h"
 #include "ipc/app_server.h"
 #include "sidecar/node/config.h"
+#include "sidecar/node/metrics_server.h"
 #include "sidecar/node/node.h"
 #include "sidecar/node/peer_network.h"
 #include "sidecar/node/service_manager.h"
@@ -97,10 +100,20 @@ int run(const node::NodeConfig& config) {
   app_options.allowed_uids.assign(config.app_allowed_uids.begin(), config.app_allowed_uids.end());
   app_options.allowed_gids.assign(config.app_allowed_gids.begin(), config.app_allowed_gids.end());
   ipc::AppServer apps(io, app_options, node);
+  std::unique_ptr<node::MetricsServer> metrics;
+  if (!config.metrics_listen.empty()) {
+    const node::HostPort where = node::parse_host_port("metrics_listen", config.metrics_listen);
+    metrics = std::make_unique<node::MetricsServer>(io, node::MetricsServerOptions{where.host, where.port}, [&node] {
+      node::MetricsRegistry registry;
+      node.collect(registry);
+      return registry.render();
+    });
+  }
   try {
     transport.start();
     admin.start();
     apps.start();
+    if (metrics) metrics->start();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
@@ -135,6 +148,7 @@ int run(const node::NodeConfig& config) {
     watchdog.cancel();
     admin.stop();
     apps.stop();
+    if (metrics) metrics->stop();
     transport.stop();
     io.stop();
   });

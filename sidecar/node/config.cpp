@@ -3,6 +3,8 @@
 // the key at fault.
 #include "sidecar/node/config.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -30,6 +32,11 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return {};
   auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
+}
+
+bool is_ip_address(const std::string& host) {
+  unsigned char address[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), address) == 1 || inet_pton(AF_INET6, host.c_str(), address) == 1;
 }
 
 bool is_wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::" || host.empty(); }
@@ -104,6 +111,7 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"tls_ca_file", toml_string(&NodeConfig::tls_ca_file)},
       {"tls_cert_file", toml_string(&NodeConfig::tls_cert_file)},
       {"tls_key_file", toml_string(&NodeConfig::tls_key_file)},
+      {"metrics_listen", toml_string(&NodeConfig::metrics_listen)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
       {"log_level", toml_string(&NodeConfig::log_level)},
       {"initial_members",
@@ -319,6 +327,16 @@ void finish_and_validate(NodeConfig& c) {
     }
   }
 
+  if (!c.metrics_listen.empty()) {
+    const bool bare_port = c.metrics_listen.find_first_not_of("0123456789") == std::string::npos;
+    if (bare_port) c.metrics_listen = "127.0.0.1:" + c.metrics_listen;
+    const HostPort metrics = parse_host_port("metrics_listen", c.metrics_listen);
+    if (!is_ip_address(metrics.host)) {
+      throw ConfigError("metrics_listen", "'" + metrics.host + "' is not an IP address; give one, e.g. "
+                                          "127.0.0.1:9464 or [::1]:9464 (host names are not resolved)");
+    }
+  }
+
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (levels.count(c.log_level) == 0) {
     throw ConfigError("log_level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error");
@@ -360,6 +378,8 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
   bind_option(app, overrides, cli, &NodeConfig::tls_cert_file, "--tls-cert-file",
               "peer TLS: this node's certificate, naming node-<id>.<cluster-id> (PEM)");
   bind_option(app, overrides, cli, &NodeConfig::tls_key_file, "--tls-key-file", "peer TLS: this node's private key (PEM)");
+  bind_option(app, overrides, cli, &NodeConfig::metrics_listen, "--metrics-listen",
+              "serve Prometheus /metrics on ip:port, or on 127.0.0.1:PORT given a bare port (default: off)");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");
   bind_option(app, overrides, cli, &NodeConfig::log_level, "--log-level", "trace, debug, info, warn or error (info)");
 

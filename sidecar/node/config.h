@@ -79,6 +79,15 @@ struct NodeConfig {
   std::string tls_cert_file;
   std::string tls_key_file;
 
+  // Where to serve Prometheus metrics over HTTP (GET /metrics; metrics.h
+  // lists them): "ip:port" ("[::1]:port" for IPv6), or a bare port for
+  // 127.0.0.1:port. Empty (the default): no metrics endpoint. Off rather
+  // than on a fixed port because no one port is free everywhere: several
+  // nodes on one machine (a test cluster, the demo) would clash, and a node
+  // must not fail to start over an optional endpoint. There is no
+  // authentication: keep it on loopback unless the network is trusted.
+  std::string metrics_listen;
+
   // Test-only: skip every fsync. A crash can then lose acknowledged writes.
   bool no_fsync = false;
   // trace, debug, info, warn or error.

@@ -163,8 +163,12 @@ void Node::drain() {
       update_peer_addresses();
       send_messages(ready.messages);
     }
+    const auto persist_start = std::chrono::steady_clock::now();
     if (storage::Status s = data_dir_.persist(ready); !s) {
       return fail_stop("persisting to " + data_dir_.path() + " failed: " + s.error().message);
+    }
+    if (ready.must_sync) {
+      fsync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - persist_start).count());
     }
     if (ready.snapshot) {
       snapshot_index_ = ready.snapshot->index;
@@ -282,6 +286,7 @@ void Node::observe_changes() {
     if (leader == raft::kNoNode) {
       spdlog::info("leader: none known (term {})", term.value());
     } else {
+      ++counts_.leader_changes;
       spdlog::info("leader: node {} at {} (term {})", leader.value(), address_of(leader), term.value());
     }
     last_leader_ = leader;

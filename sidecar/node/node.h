@@ -27,9 +27,11 @@
 // requests, proposals and forwarding), node_apps.cpp (the application
 // socket: streams, barriers, snapshots from the application),
 // node_membership.cpp (join, promote, remove), node_snapshots.cpp (sending
-// and receiving snapshots between peers).
+// and receiving snapshots between peers), metrics_collect.cpp (the figures
+// /metrics shows; metrics.h lists them).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,6 +47,7 @@
 #include "ipc/app_service.h"
 #include "sidecar/node/app_cursor.h"
 #include "sidecar/node/config.h"
+#include "sidecar/node/metrics.h"
 #include "sidecar/node/peer_network.h"
 #include "sidecar/peer/transport.h"
 #include "sidecar/raft/raft.h"
@@ -89,6 +92,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   raft::Index applied_index() const { return applied_; }
   raft::Index snapshot_index() const { return snapshot_index_; }
   bool stopped() const { return stopped_; }
+  // Adds this node's figures to a scrape (metrics_collect.cpp); after recover().
+  void collect(MetricsRegistry& registry) const;
 
   // peer::TransportHandler
   void on_raft_message(raft::Message m) override;
@@ -191,6 +196,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void propose_then(std::string data, OutcomeFn done);
   void propose_change_then(const raft::ConfigChange& change, OutcomeFn done);
   void track(const raft::Proposal& p, OutcomeFn done);
+  // Wraps `done` to count the outcome for /metrics.
+  OutcomeFn counted(OutcomeFn done);
   void resolve_committed(const raft::Entry& entry);
   void fail_all_pending(ipc::AdminError code, const std::string& reason);
   // Leadership moved: what this node waits for may still commit, but it
@@ -280,6 +287,21 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   // Barriers waiting for the core's ReadIndex, by context.
   std::map<std::uint64_t, ipc::AppReplyFn> reads_;
   std::uint64_t next_read_context_ = 1;
+
+  // Counted where they happen, for /metrics (metrics_collect.cpp).
+  struct Counts {
+    std::uint64_t leader_changes = 0;
+    std::uint64_t proposals_committed = 0;
+    std::uint64_t proposals_failed = 0;
+    std::uint64_t snapshots_taken = 0;
+    std::uint64_t snapshots_taken_bytes = 0;
+    std::uint64_t snapshots_installed = 0;
+    std::uint64_t snapshots_installed_bytes = 0;
+  };
+  Counts counts_;
+  Histogram fsync_seconds_{latency_buckets_seconds()};
+  // When a Raft message last arrived from each peer.
+  std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
 };
 
 }  // namespace conclave::node

@@ -55,7 +55,15 @@ void Node::track(const raft::Proposal& p, OutcomeFn done) {
   poke();
 }
 
+Node::OutcomeFn Node::counted(OutcomeFn done) {
+  return [this, done = std::move(done)](const Outcome& outcome) {
+    ++(outcome.error == AdminError::kNone ? counts_.proposals_committed : counts_.proposals_failed);
+    done(outcome);
+  };
+}
+
 void Node::propose_then(std::string data, OutcomeFn done) {
+  done = counted(std::move(done));
   if (stopped_ || shutting_down_) return done(Outcome{AdminError::kShuttingDown, "the node is stopping", {}, {}});
   if (pending_.size() >= kPendingMax) {
     return done(Outcome{AdminError::kRejected,
@@ -72,6 +80,7 @@ void Node::propose_then(std::string data, OutcomeFn done) {
 }
 
 void Node::propose_change_then(const raft::ConfigChange& change, OutcomeFn done) {
+  done = counted(std::move(done));
   if (stopped_ || shutting_down_) return done(Outcome{AdminError::kShuttingDown, "the node is stopping", {}, {}});
   raft::Proposal p = raft_->propose_config_change(change);
   if (!p.ok()) {

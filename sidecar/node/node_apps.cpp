@@ -404,6 +404,8 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
   if (meta.index <= snapshot_index_) return;  // a newer one arrived from the leader meanwhile
   raft_->snapshot_taken(meta);
   snapshot_index_ = meta.index;
+  ++counts_.snapshots_taken;
+  counts_.snapshots_taken_bytes += info->data_bytes;
   // Keep some entries behind the snapshot, so a follower slightly behind
   // catches up from the log instead of needing the whole snapshot, and
   // every entry an attached application has still to read.

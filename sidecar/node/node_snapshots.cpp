@@ -108,6 +108,8 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
     }
     spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}", meta.index.value(),
                  meta.term.value(), info->data_bytes, chunk.from.value());
+    ++counts_.snapshots_installed;
+    counts_.snapshots_installed_bytes += info->data_bytes;
   }
   discard_incoming();
   raft_->step(*chunk.install);
@@ -117,6 +119,7 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
 
 void Node::on_raft_message(raft::Message m) {
   if (stopped_) return;
+  last_heard_[m.from] = std::chrono::steady_clock::now();
   raft_->step(m);
   poke();
 }
