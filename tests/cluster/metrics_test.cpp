@@ -10,7 +10,7 @@
 #include <string>
 
 #include "tests/cluster/cluster.h"
-#include "tests/cluster/kv_apps.h"
+#include "tests/cluster/example_apps.h"
 
 namespace conclave::cluster_test {
 namespace {
