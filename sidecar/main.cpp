@@ -56,6 +56,11 @@ int run(const node::NodeConfig& config) {
     spdlog::warn("*** --no-fsync: NOTHING IS FSYNCED. A crash or power loss can lose acknowledged writes and "
                  "votes. For tests only; never run a real cluster like this. ***");
   }
+  if (config.peer_plaintext) {
+    spdlog::warn("*** peer_plaintext: peer traffic is NEITHER ENCRYPTED NOR AUTHENTICATED BY CERTIFICATE. Anyone on "
+                 "the network can read the replicated data and, without a cluster secret, take part in it. Set "
+                 "tls_ca_file, tls_cert_file and tls_key_file instead, except on a network you trust. ***");
+  }
   if (config.cluster_secret.empty()) {
     spdlog::warn("no cluster secret: anyone who can reach the peer port and knows the cluster id can join the "
                  "Raft traffic; set cluster_secret_file");
