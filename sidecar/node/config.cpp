@@ -116,6 +116,7 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"metrics_listen", toml_string(&NodeConfig::metrics_listen)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
       {"log_level", toml_string(&NodeConfig::log_level)},
+      {"log_target", toml_string(&NodeConfig::log_target)},
       {"initial_members",
        [](NodeConfig& c, const toml::node& v, const std::string& key) {
          const toml::table* t = v.as_table();
@@ -353,6 +354,9 @@ void finish_and_validate(NodeConfig& c) {
   if (levels.count(c.log_level) == 0) {
     throw ConfigError("log_level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error");
   }
+  if (c.log_target != "auto" && c.log_target != "journal" && c.log_target != "console") {
+    throw ConfigError("log_target", "'" + c.log_target + "' is not one of auto, journal, console");
+  }
 
   // Last, so that a configuration with other mistakes hears of those first.
   if (tls_files == 0 && !c.peer_plaintext) {
@@ -405,6 +409,8 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
               "serve Prometheus /metrics on ip:port, or on 127.0.0.1:PORT given a bare port (default: off)");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");
   bind_option(app, overrides, cli, &NodeConfig::log_level, "--log-level", "trace, debug, info, warn or error (info)");
+  bind_option(app, overrides, cli, &NodeConfig::log_target, "--log-target",
+              "auto (the journal when systemd connects stderr to it), journal or console (auto)");
 
   try {
     app.parse(argc, argv);

@@ -96,6 +96,11 @@ struct NodeConfig {
   bool no_fsync = false;
   // trace, debug, info, warn or error.
   std::string log_level = "info";
+  // Where log lines go (sidecar/node/logging.h): "journal" (journald's
+  // native protocol, with the priority and the node id as fields),
+  // "console" (stderr), or "auto": the journal when stderr is connected to
+  // it (systemd's JOURNAL_STREAM says so), else the console.
+  std::string log_target = "auto";
 };
 
 class ConfigError : public std::runtime_error {

@@ -322,6 +322,7 @@ TEST(SystemdExampleConfig, HasTlsOnAndMetricsOnLoopback) {
   EXPECT_FALSE(config.peer_plaintext);
   const node::HostPort metrics = node::parse_host_port("metrics_listen", config.metrics_listen);
   EXPECT_EQ(metrics.host, "127.0.0.1");
+  EXPECT_EQ(config.log_target, "auto");
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ TEST_F(ConfigTest, CommandLineWithDefaults) {
   EXPECT_EQ(c.heartbeat_ticks, 1u);
   EXPECT_FALSE(c.no_fsync);
   EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_target, "auto");
 }
 
 TEST_F(ConfigTest, TomlFileWithCommandLineOverrides) {
@@ -79,6 +80,7 @@ tick_ms = 50
 election_ticks = 20
 snapshot_entries = 500
 log_level = "debug"
+log_target = "console"
 peer_plaintext = true
 [initial_members]
 "1" = "10.0.0.1:7001"
@@ -92,6 +94,7 @@ peer_plaintext = true
   EXPECT_EQ(c.election_ticks, 20u);
   EXPECT_EQ(c.snapshot_entries, 500u);
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log_target, "console");
   EXPECT_TRUE(c.peer_plaintext);
   EXPECT_EQ(c.admin_socket, "/run/c.sock");
   EXPECT_EQ(c.advertise, "10.0.0.1:7001");
@@ -139,6 +142,7 @@ TEST_F(ConfigTest, BadValuesAreRefusedNamingTheKey) {
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--heartbeat-ticks", "0"}), "heartbeat_ticks");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--tick-ms", "0"}), "tick_ms");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--log-level", "loud"}), "log_level");
+  EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--log-target", "syslog"}), "log_target");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--cluster-secret-file", "/nonexistent/x"}),
             "cluster_secret_file");
   EXPECT_EQ(with({"--id", "x", "--solo"}), "command line");
