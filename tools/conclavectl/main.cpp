@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
 
   auto* status = app.add_subcommand("status", "role, term, leader, commit and applied index, members");
+  bool cluster = false;
+  status->add_flag("--cluster", cluster,
+                   "the whole cluster as its leader sees it: each member's match index, lag, when it was last "
+                   "heard from, and whether a snapshot is on its way to it (the node asks its leader)");
 
   std::string data;
   auto* propose = app.add_subcommand("propose", "propose an entry and wait until it commits");
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
   }
   conclave::ctl::OnlineOptions online{socket_path, json, std::chrono::milliseconds(timeout_ms), node_sockets};
   namespace admin = conclave::admin;
-  if (status->parsed()) return conclave::ctl::run_status(online);
+  if (status->parsed()) return cluster ? conclave::ctl::run_cluster_status(online) : conclave::ctl::run_status(online);
   if (propose->parsed()) return conclave::ctl::run_propose(online, data);
   if (snapshot->parsed()) return conclave::ctl::run_indexed(online, admin::SnapshotRequest{}, "snapshot stored");
   if (transfer->parsed()) {
