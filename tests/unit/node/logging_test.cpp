@@ -86,14 +86,17 @@ class StandInJournald {
       why_not_ = "journald runs here; the test will not stand in for it";
       return;
     }
+    std::vector<fs::path> missing;
     for (fs::path dir = socket_path.parent_path(); !fs::exists(dir, ec); dir = dir.parent_path()) {
-      created_.insert(created_.begin(), dir);
+      missing.insert(missing.begin(), dir);
     }
-    for (const auto& dir : created_) {
+    // Only what this test made is removed afterwards.
+    for (const auto& dir : missing) {
       if (!fs::create_directory(dir, ec)) {
         why_not_ = "cannot create " + dir.string() + " (not root?)";
         return;
       }
+      created_.push_back(dir);
     }
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
