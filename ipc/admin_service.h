@@ -57,6 +57,9 @@ class AdminService {
   virtual void admin_remove(std::uint64_t node, Reply reply) = 0;
   virtual void admin_transfer_leader(std::uint64_t node, Reply reply) = 0;
   virtual void admin_snapshot(Reply reply) = 0;
+  // The leader's status, asked of the leader by a follower (admin.capnp
+  // clusterStatus).
+  virtual void admin_cluster_status(Reply reply) = 0;
 };
 
 }  // namespace conclave::ipc

@@ -67,6 +67,8 @@ void AdminSession::on_frame(Frame& frame) {
       return service.admin_transfer_leader(request.getTransferLeader(), reply_for(id));
     case admin::Request::SNAPSHOT:
       return service.admin_snapshot(reply_for(id));
+    case admin::Request::CLUSTER_STATUS:
+      return service.admin_cluster_status(reply_for(id));
   }
   send(id, AdminReply::failure(AdminError::kMalformed, "unknown request type; this sidecar may be older than "
                                                        "your conclavectl"));

@@ -35,6 +35,13 @@ struct Request {
     # compact the log behind it; answered once stored (committed carries
     # its index and term), or with rejected when no application can give one.
     snapshot @7 :Void;
+    # The leader's view of the whole cluster: the leader's status, whose
+    # members carry its replication progress for each. Any node answers:
+    # the leader itself, a follower by asking its leader over the peer
+    # connection (peer.capnp statusRequest), since conclavectl reaches only
+    # its own node's socket. Fails with noLeader while none is known, and
+    # with timeout when the leader does not answer in time.
+    clusterStatus @8 :Void;
   }
 }
 
@@ -82,6 +89,14 @@ struct Member {
   state @5 :Text;
   recentlyActive @6 :Bool;
   lag @7 :UInt64;
+  # Whether the answering node has received a Raft message from this member
+  # since it started, and how many milliseconds ago the last one came.
+  # False (and 0) for the answering node itself.
+  heard @8 :Bool;
+  heardAgoMs @9 :UInt64;
+  # Leader only: a snapshot is being sent to this member (it is behind the
+  # compacted log; state is "snapshot").
+  sendingSnapshot @10 :Bool;
 }
 
 struct Status {

@@ -39,6 +39,12 @@ struct Member {
   std::string state;
   bool recently_active = false;
   std::uint64_t lag = 0;
+  // When the answering node last received a Raft message from this member
+  // (heard false: never since it started, or this is the answering node).
+  bool heard = false;
+  std::uint64_t heard_ago_ms = 0;
+  // Leader only: a snapshot is on its way to this member.
+  bool sending_snapshot = false;
 };
 
 struct Status {

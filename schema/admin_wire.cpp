@@ -47,6 +47,9 @@ void to_wire(const Status& s, wire::Status::Builder out) {
     b.setState(m.state);
     b.setRecentlyActive(m.recently_active);
     b.setLag(m.lag);
+    b.setHeard(m.heard);
+    b.setHeardAgoMs(m.heard_ago_ms);
+    b.setSendingSnapshot(m.sending_snapshot);
   }
 }
 
@@ -72,6 +75,9 @@ Status from_wire(wire::Status::Reader s) {
     member.state = m.getState();
     member.recently_active = m.getRecentlyActive();
     member.lag = m.getLag();
+    member.heard = m.getHeard();
+    member.heard_ago_ms = m.getHeardAgoMs();
+    member.sending_snapshot = m.getSendingSnapshot();
     out.members.push_back(std::move(member));
   }
   return out;

@@ -27,8 +27,10 @@
 #
 # MESSAGES. After the handshake the dialer sends `raft` frames (one Raft
 # message each, field for field `conclave::raft::Message`), `snapshotChunk`
-# frames, and `forward` frames (an application's proposal that a follower
-# passes to the leader). Acknowledgements of Raft messages travel as Raft
+# frames, `forward` frames (an application's proposal that a follower
+# passes to the leader), and `statusRequest` frames (conclavectl status
+# --cluster on a follower: the leader answers `statusResult` with its view
+# of every member, as the admin protocol's Status). Acknowledgements of Raft messages travel as Raft
 # messages in the other direction, on the other connection.
 #
 # JOINING. A node that starts empty with the address of any member dials it
@@ -55,6 +57,7 @@
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("conclave::schema::peer");
+using Admin = import "admin.capnp";
 
 const protocolVersion :UInt32 = 1;
 
@@ -70,6 +73,8 @@ struct Frame {
     join @7 :JoinRequest;
     joinResult @8 :JoinResult;
     challenge @9 :Challenge;
+    statusRequest @10 :StatusRequest;
+    statusResult @11 :StatusResult;
   }
 }
 
@@ -234,4 +239,19 @@ struct JoinResult {
   # change committed at this index (the leader's notice, since the core
   # stops replicating to a node once its removal is appended).
   removedAt @4 :UInt64;
+}
+
+# A follower asks the leader for its view of the cluster (admin.capnp
+# clusterStatus).
+struct StatusRequest {
+  requestId @0 :UInt64;
+}
+
+struct StatusResult {
+  requestId @0 :UInt64;
+  # Empty when `status` holds the answer; otherwise why not (the receiver is
+  # not the leader), and the leader to ask instead if known (0: unknown).
+  error @1 :Text;
+  leaderHint @2 :UInt64;
+  status @3 :Admin.Status;
 }

@@ -1,13 +1,13 @@
 // conclaved: the Conclave sidecar daemon. Parses the configuration, sets up
-// logging (the node id in every line), opens and locks the data directory,
-// and runs the node, the peer transport, the admin and application sockets
-// and (when metrics_listen is set) the /metrics endpoint on one io_context
-// until a signal or the node itself ends it.
+// logging (the journal under systemd, else the console: logging.h), opens
+// and locks the data directory, and runs the node, the peer transport, the
+// admin and application sockets and (when metrics_listen is set) the
+// /metrics endpoint on one io_context until a signal or the node itself
+// ends it.
 //
 // Exit codes: 0 after a clean stop (SIGTERM/SIGINT, or this node's removal
 // from the cluster); 1 when it cannot start or fails (a disk error is
 // fail-stop); 2 for a bad configuration.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +22,7 @@
 #include "ipc/admin_server.h"
 #include "ipc/app_server.h"
 #include "sidecar/node/config.h"
+#include "sidecar/node/logging.h"
 #include "sidecar/node/metrics_server.h"
 #include "sidecar/node/node.h"
 #include "sidecar/node/peer_network.h"
@@ -39,14 +40,6 @@ storage::Filesystem& conclave_test_filesystem();
 
 namespace {
 
-void set_up_logging(const node::NodeConfig& config) {
-  auto logger = spdlog::stderr_color_mt("conclaved");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e [node " + std::to_string(config.id) + "] %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::flush_on(spdlog::level::info);
-}
-
 int run(const node::NodeConfig& config) {
   spdlog::info("conclaved starting: cluster '{}', data dir {}, peers on {} (advertised {}), admin socket {}, "
                "application socket {}",
@@ -55,6 +48,11 @@ int run(const node::NodeConfig& config) {
   if (config.no_fsync) {
     spdlog::warn("*** --no-fsync: NOTHING IS FSYNCED. A crash or power loss can lose acknowledged writes and "
                  "votes. For tests only; never run a real cluster like this. ***");
+  }
+  if (config.peer_plaintext) {
+    spdlog::warn("*** peer_plaintext: peer traffic is NEITHER ENCRYPTED NOR AUTHENTICATED BY CERTIFICATE. Anyone on "
+                 "the network can read the replicated data and, without a cluster secret, take part in it. Set "
+                 "tls_ca_file, tls_cert_file and tls_key_file instead, except on a network you trust. ***");
   }
   if (config.cluster_secret.empty()) {
     spdlog::warn("no cluster secret: anyone who can reach the peer port and knows the cluster id can join the "
@@ -189,6 +187,11 @@ int main(int argc, char** argv) {
     std::fputs(parsed.message.c_str(), stdout);
     return 0;
   }
-  set_up_logging(parsed.config);
+  try {
+    node::set_up_logging(parsed.config);
+  } catch (const node::ConfigError& e) {
+    std::fprintf(stderr, "conclaved: refusing to start: %s\n", e.what());
+    return 2;
+  }
   return run(parsed.config);
 }

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -111,9 +112,11 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"tls_ca_file", toml_string(&NodeConfig::tls_ca_file)},
       {"tls_cert_file", toml_string(&NodeConfig::tls_cert_file)},
       {"tls_key_file", toml_string(&NodeConfig::tls_key_file)},
+      {"peer_plaintext", toml_bool(&NodeConfig::peer_plaintext)},
       {"metrics_listen", toml_string(&NodeConfig::metrics_listen)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
       {"log_level", toml_string(&NodeConfig::log_level)},
+      {"log_target", toml_string(&NodeConfig::log_target)},
       {"initial_members",
        [](NodeConfig& c, const toml::node& v, const std::string& key) {
          const toml::table* t = v.as_table();
@@ -152,6 +155,12 @@ void bind_flag(CLI::App& app, std::vector<Override>& out, NodeConfig& cli, bool 
 }
 
 std::string read_text_file(const std::string& key, const std::string& path) {
+  // A directory opens like a file but reads as nothing, which would be
+  // reported as a file without the expected contents.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError(key, "'" + path + "' is a directory; give the path of a file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(key, "cannot read '" + path + "': check that it exists and is readable");
   std::ostringstream ss;
@@ -310,7 +319,11 @@ void finish_and_validate(NodeConfig& c) {
   if (tls_files != 0 && tls_files != 3) {
     const char* missing = c.tls_ca_file.empty() ? "tls_ca_file" : c.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file";
     throw ConfigError(missing, "is missing: peer TLS needs all three of tls_ca_file, tls_cert_file and "
-                               "tls_key_file (or none, for plaintext)");
+                               "tls_key_file");
+  }
+  if (tls_files == 3 && c.peer_plaintext) {
+    throw ConfigError("peer_plaintext", "is set, but so are the tls_* files: choose one (remove peer_plaintext "
+                                        "to use TLS)");
   }
   if (tls_files == 3) {
     // The PEM markers only; OpenSSL parses the files when the transport starts.
@@ -340,6 +353,18 @@ void finish_and_validate(NodeConfig& c) {
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (levels.count(c.log_level) == 0) {
     throw ConfigError("log_level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error");
+  }
+  if (c.log_target != "auto" && c.log_target != "journal" && c.log_target != "console") {
+    throw ConfigError("log_target", "'" + c.log_target + "' is not one of auto, journal, console");
+  }
+
+  // Last, so that a configuration with other mistakes hears of those first.
+  if (tls_files == 0 && !c.peer_plaintext) {
+    throw ConfigError("peer_plaintext",
+                      "no peer TLS is configured: give tls_ca_file, tls_cert_file and tls_key_file (each node's "
+                      "certificate signed by the cluster's CA; scripts/make-test-certs makes a throwaway set for "
+                      "tests), or set peer_plaintext = true (--peer-plaintext) to run the peer traffic "
+                      "unencrypted on a network you trust");
   }
 }
 
@@ -378,10 +403,14 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
   bind_option(app, overrides, cli, &NodeConfig::tls_cert_file, "--tls-cert-file",
               "peer TLS: this node's certificate, naming node-<id>.<cluster-id> (PEM)");
   bind_option(app, overrides, cli, &NodeConfig::tls_key_file, "--tls-key-file", "peer TLS: this node's private key (PEM)");
+  bind_flag(app, overrides, cli, &NodeConfig::peer_plaintext, "--peer-plaintext",
+            "peers speak without TLS (required when no --tls-* file is given; logs a warning)");
   bind_option(app, overrides, cli, &NodeConfig::metrics_listen, "--metrics-listen",
               "serve Prometheus /metrics on ip:port, or on 127.0.0.1:PORT given a bare port (default: off)");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");
   bind_option(app, overrides, cli, &NodeConfig::log_level, "--log-level", "trace, debug, info, warn or error (info)");
+  bind_option(app, overrides, cli, &NodeConfig::log_target, "--log-target",
+              "auto (the journal when systemd connects stderr to it), journal or console (auto)");
 
   try {
     app.parse(argc, argv);

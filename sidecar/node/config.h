@@ -72,12 +72,16 @@ struct NodeConfig {
 
   // Mutual TLS between peers (sidecar/peer/tls.h): PEM files of the
   // cluster's CA, this node's certificate (a DNS subjectAltName
-  // node-<id>.<cluster_id>) and its private key. All three or none; none
-  // means plaintext (a warning is logged). scripts/make-test-certs makes a
-  // throwaway set.
+  // node-<id>.<cluster_id>) and its private key. All three or none.
+  // scripts/make-test-certs makes a throwaway set.
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Run the peer traffic unencrypted and without certificates (a warning is
+  // logged). Required when no tls_* file is given, and refused with them:
+  // plaintext must be a choice someone wrote down, never what a forgotten
+  // key silently gives.
+  bool peer_plaintext = false;
 
   // Where to serve Prometheus metrics over HTTP (GET /metrics; metrics.h
   // lists them): "ip:port" ("[::1]:port" for IPv6), or a bare port for
@@ -92,6 +96,11 @@ struct NodeConfig {
   bool no_fsync = false;
   // trace, debug, info, warn or error.
   std::string log_level = "info";
+  // Where log lines go (sidecar/node/logging.h): "journal" (journald's
+  // native protocol, with the priority and the node id as fields),
+  // "console" (stderr), or "auto": the journal when stderr is connected to
+  // it (systemd's JOURNAL_STREAM says so), else the console.
+  std::string log_target = "auto";
 };
 
 class ConfigError : public std::runtime_error {

@@ -351,6 +351,7 @@ void Node::expire_pending() {
                                    "the leader did not answer the forwarded proposal in time; it may still "
                                    "commit, so check the log before retrying"));
   }
+  expire_status_asks();
 }
 
 void Node::fail_stop(const std::string& what) {

@@ -24,7 +24,8 @@
 // committed stops with exit code 0. See node_membership.cpp.
 //
 // Files: node.cpp (lifecycle, tick, drain, apply), node_admin.cpp (the admin
-// requests, proposals and forwarding), node_apps.cpp (the application
+// requests, proposals and forwarding), node_status.cpp (status answers,
+// the whole cluster's from the leader), node_apps.cpp (the application
 // socket: streams, barriers, snapshots from the application),
 // node_membership.cpp (join, promote, remove), node_snapshots.cpp (sending
 // and receiving snapshots between peers), metrics_collect.cpp (the figures
@@ -103,6 +104,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   bool accepts_peer(raft::NodeId id) override;
   void on_join_request(peer::JoinRequest request) override;
   void on_join_result(peer::JoinResult result) override;
+  void on_status_request(raft::NodeId from, peer::StatusRequest request) override;
+  void on_status_result(raft::NodeId from, peer::StatusResult result) override;
 
   // ipc::AdminService
   void admin_status(ipc::Reply reply) override;
@@ -112,6 +115,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void admin_remove(std::uint64_t node, ipc::Reply reply) override;
   void admin_transfer_leader(std::uint64_t node, ipc::Reply reply) override;
   void admin_snapshot(ipc::Reply reply) override;
+  void admin_cluster_status(ipc::Reply reply) override;
 
   // ipc::AppService (node_apps.cpp)
   void app_attach(const std::shared_ptr<ipc::AppStream>& stream, ipc::AttachRequest request,
@@ -209,6 +213,13 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void membership_request(const raft::ConfigChange& change, ipc::Reply reply);
   void check_transfer();
 
+  // node_status.cpp
+  // This node's status; on the leader, each member's replication progress.
+  ipc::StatusInfo status_info() const;
+  // Cluster status questions this node asked the leader, answered as
+  // timeouts once their deadline passes.
+  void expire_status_asks();
+
   // node_membership.cpp
   void join_tick();
   void leader_membership_tick();
@@ -252,6 +263,10 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   std::map<std::uint64_t, PendingForward> forwards_;
   std::uint64_t next_forward_id_ = 1;
   std::optional<PendingTransfer> transfer_;
+  // conclavectl status --cluster on a follower: questions sent to the
+  // leader, by request id (node_status.cpp).
+  std::map<std::uint64_t, PendingForward> status_asks_;
+  std::uint64_t next_status_ask_id_ = 1;
 
   // Leader side of joining: requests to retry while the core is busy, and
   // learners to promote once caught up.

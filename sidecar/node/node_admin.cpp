@@ -117,6 +117,9 @@ void Node::fail_all_pending(AdminError code, const std::string& reason) {
     transfer_.reset();
     t.reply(AdminReply::failure(code, reason));
   }
+  auto status_asks = std::move(status_asks_);
+  status_asks_.clear();
+  for (auto& [id, ask] : status_asks) ask.reply(AdminReply::failure(code, reason));
 }
 
 void Node::fail_pending_on_step_down() {
@@ -160,38 +163,8 @@ AdminReply to_reply(AdminError error, const std::string& reason, Index index, ra
 }  // namespace
 
 void Node::admin_status(ipc::Reply reply) {
-  raft::NodeStatus s = status();
-  ipc::StatusInfo info;
-  fill_status(info, s);
-  info.applied_index = applied_.value();
-  info.durable_index = data_dir_.log().durable_index().value();
-  auto add = [&](NodeId id, bool voter) {
-    ipc::MemberInfo m;
-    m.id = id.value();
-    m.address = address_of(id);
-    m.voter = voter;
-    if (s.role == Role::kLeader) {
-      if (id == NodeId(config_.id)) {
-        m.match = s.last_index.value();
-        m.next = s.last_index.value() + 1;
-        m.state = "leader";
-        m.recently_active = true;
-      }
-      for (const raft::PeerStatus& p : s.peers) {
-        if (p.id != id || id == NodeId(config_.id)) continue;
-        m.match = p.match.value();
-        m.next = p.next.value();
-        m.state = std::string(raft::to_string(p.state));
-        m.recently_active = p.recently_active;
-        m.lag = s.last_index > p.match ? s.last_index.value() - p.match.value() : 0;
-      }
-    }
-    info.members.push_back(std::move(m));
-  };
-  for (NodeId id : s.config.voters) add(id, true);
-  for (NodeId id : s.config.learners) add(id, false);
   AdminReply r;
-  r.status = std::move(info);
+  r.status = status_info();
   reply(std::move(r));
 }
 

@@ -22,6 +22,8 @@ class PeerNetwork {
   virtual void send_forward_result(raft::NodeId to, peer::ForwardResult result) = 0;
   virtual void send_join(const std::string& address, peer::JoinRequest request) = 0;
   virtual void send_join_result(const peer::JoinRequest& to, peer::JoinResult result) = 0;
+  virtual void send_status_request(raft::NodeId to, peer::StatusRequest request) = 0;
+  virtual void send_status_result(raft::NodeId to, peer::StatusResult result) = 0;
   // Connection state per peer, for status; empty when unknown.
   virtual std::map<raft::NodeId, peer::PeerCounters> counters() const { return {}; }
 };
@@ -48,6 +50,12 @@ class TransportNetwork final : public PeerNetwork {
   }
   void send_join_result(const peer::JoinRequest& to, peer::JoinResult result) override {
     transport_.send_join_result(to, std::move(result));
+  }
+  void send_status_request(raft::NodeId to, peer::StatusRequest request) override {
+    transport_.send_status_request(to, request);
+  }
+  void send_status_result(raft::NodeId to, peer::StatusResult result) override {
+    transport_.send_status_result(to, result);
   }
   std::map<raft::NodeId, peer::PeerCounters> counters() const override { return transport_.counters(); }
 

@@ -7,6 +7,7 @@
 
 #include "sidecar/peer/frames.h"
 #include "sidecar/peer/handshake.h"
+#include "sidecar/peer/status_frames.h"
 #include "sidecar/peer/tls.h"
 
 namespace conclave::peer {
@@ -179,6 +180,12 @@ std::string Inbound::dispatch(wire::Frame::Reader frame) {
     }
     case wire::Frame::JOIN_RESULT:
       handler.on_join_result(decode_join_result(frame.getJoinResult()));
+      return {};
+    case wire::Frame::STATUS_REQUEST:
+      handler.on_status_request(peer_, decode_status_request(frame.getStatusRequest()));
+      return {};
+    case wire::Frame::STATUS_RESULT:
+      handler.on_status_result(peer_, decode_status_result(frame.getStatusResult()));
       return {};
     case wire::Frame::HELLO:
     case wire::Frame::WELCOME:

@@ -13,6 +13,7 @@
 #include "sidecar/peer/frames.h"
 #include "sidecar/peer/inbound.h"
 #include "sidecar/peer/outbound.h"
+#include "sidecar/peer/status_frames.h"
 #include "sidecar/peer/tls.h"
 
 namespace conclave::peer {
@@ -298,6 +299,18 @@ void Transport::send_forward_result(raft::NodeId to, ForwardResult result) {
   auto conn = impl_->peer(to);
   if (!conn) return impl_->dropped(to, "no address known");
   conn->send(forward_result_frame(result));
+}
+
+void Transport::send_status_request(raft::NodeId to, StatusRequest request) {
+  auto conn = impl_->peer(to);
+  if (!conn) return impl_->dropped(to, "no address known");
+  conn->send(status_request_frame(request));
+}
+
+void Transport::send_status_result(raft::NodeId to, const StatusResult& result) {
+  auto conn = impl_->peer(to);
+  if (!conn) return impl_->dropped(to, "no address known");
+  conn->send(status_result_frame(result));
 }
 
 void Transport::send_join(const std::string& address, JoinRequest request) {

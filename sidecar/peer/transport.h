@@ -25,6 +25,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "schema/admin_types.h"
 #include "sidecar/raft/message.h"
 #include "sidecar/raft/types.h"
 
@@ -87,6 +88,21 @@ struct ForwardResult {
   raft::NodeId leader_hint;
 };
 
+// conclavectl status --cluster on a follower: it asks the leader for its
+// view of every member (schema/admin.capnp clusterStatus).
+struct StatusRequest {
+  std::uint64_t request_id = 0;
+};
+
+// The leader's answer: its status (members with their replication
+// progress), or why not and whom to ask instead.
+struct StatusResult {
+  std::uint64_t request_id = 0;
+  std::string error;  // empty when `status` is the answer
+  raft::NodeId leader_hint;
+  admin::Status status;
+};
+
 // A node that starts empty asks to be added to the cluster.
 struct JoinRequest {
   raft::NodeId node;
@@ -134,6 +150,8 @@ class TransportHandler {
   virtual bool accepts_peer(raft::NodeId id) = 0;
   virtual void on_join_request(JoinRequest request) = 0;
   virtual void on_join_result(JoinResult result) = 0;
+  virtual void on_status_request(raft::NodeId from, StatusRequest request) = 0;
+  virtual void on_status_result(raft::NodeId from, StatusResult result) = 0;
 };
 
 // Pulls the next chunk of a snapshot being sent; an empty string means the
@@ -186,6 +204,8 @@ class Transport {
   void send_snapshot(raft::Message message, SnapshotChunkSource source);
   void send_forward(raft::NodeId to, ForwardedProposal proposal);
   void send_forward_result(raft::NodeId to, ForwardResult result);
+  void send_status_request(raft::NodeId to, StatusRequest request);
+  void send_status_result(raft::NodeId to, const StatusResult& result);
 
   // Asks the member listening at `address` (id unknown to us) to add us.
   void send_join(const std::string& address, JoinRequest request);

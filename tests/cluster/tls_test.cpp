@@ -16,10 +16,10 @@
 namespace conclave::cluster_test {
 namespace {
 
-// The repository's root, from this file's path (tests/cluster/tls_test.cpp).
-std::filesystem::path source_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-}
+// The repository's root, from CMake: __FILE__ is relative to the build
+// directory when that lies inside the source tree (Ninja), and the test
+// runs from elsewhere.
+std::filesystem::path source_root() { return CONCLAVE_SOURCE_DIR; }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

@@ -205,7 +205,7 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 std::vector<std::string> solo_node_args(const TempDir& dir) {
   return {"--id", "1", "--cluster-id", "systemd-test", "--data-dir", dir.path() + "/data", "--solo",
           "--peer-listen", "127.0.0.1:" + std::to_string(free_port()), "--admin-socket", dir.path() + "/admin.sock",
-          "--app-socket", dir.path() + "/app.sock", "--tick-ms", "10"};
+          "--app-socket", dir.path() + "/app.sock", "--tick-ms", "10", "--peer-plaintext"};
 }
 
 // SIGTERM, as `systemctl stop` sends: STOPPING=1, then exit code 0.
@@ -307,6 +307,22 @@ TEST(SystemdExampleConfig, ParsesAndUsesTheUnitsDirectories) {
   EXPECT_EQ(std::filesystem::path(config.app_socket).parent_path(), runtime_dir);
   EXPECT_EQ(std::filesystem::path(config.admin_socket).parent_path(), runtime_dir);
   EXPECT_EQ(config.initial_members.size(), 3u);
+}
+
+// The example is what operators copy: peer TLS on, with the files under
+// /etc/conclave (readable through ProtectSystem=strict), plaintext not
+// chosen, and metrics on loopback only.
+TEST(SystemdExampleConfig, HasTlsOnAndMetricsOnLoopback) {
+  const std::string path = std::string(CONCLAVE_SYSTEMD_DIR) + "/example.toml";
+  node::NodeConfig config;
+  ASSERT_NO_THROW(node::apply_toml(config, read_file(path), path));
+  for (const std::string* file : {&config.tls_ca_file, &config.tls_cert_file, &config.tls_key_file}) {
+    EXPECT_TRUE(starts_with(*file, "/etc/conclave/")) << "'" << *file << "'";
+  }
+  EXPECT_FALSE(config.peer_plaintext);
+  const node::HostPort metrics = node::parse_host_port("metrics_listen", config.metrics_listen);
+  EXPECT_EQ(metrics.host, "127.0.0.1");
+  EXPECT_EQ(config.log_target, "auto");
 }
 
 }  // namespace

@@ -74,6 +74,7 @@ void fill_request(wire::Request::Builder b, const Request& request) {
     void operator()(const RemoveRequest& r) { b.setRemove(r.node_id); }
     void operator()(const TransferLeaderRequest& t) { b.setTransferLeader(t.node_id); }
     void operator()(const SnapshotRequest&) { b.setSnapshot(); }
+    void operator()(const ClusterStatusRequest&) { b.setClusterStatus(); }
   };
   std::visit(Visitor{b}, request);
 }

@@ -78,8 +78,9 @@ struct TransferLeaderRequest {
   std::uint64_t node_id = 0;
 };
 struct SnapshotRequest {};
+struct ClusterStatusRequest {};
 using Request = std::variant<StatusRequest, ProposeRequest, AddLearnerRequest, PromoteRequest, RemoveRequest,
-                             TransferLeaderRequest, SnapshotRequest>;
+                             TransferLeaderRequest, SnapshotRequest, ClusterStatusRequest>;
 
 class AdminClient {
  public:

@@ -1,4 +1,5 @@
-// conclavectl's online commands: status, propose, members, transfer-leader.
+// conclavectl's online commands: status (of one node, or the whole cluster as
+// its leader sees it), propose, members, transfer-leader, snapshot.
 // Failures print what happened and what to do, on stderr (and as the JSON
 // object on stdout with --json, so scripts always get one object).
 #include "tools/conclavectl/admin_commands.h"
@@ -106,7 +107,14 @@ void members_json(JsonWriter& j, const admin::Status& s) {
         .field("state", m.state)
         .field("recently_active", m.recently_active)
         .field("lag", m.lag)
-        .end_object();
+        .field("sending_snapshot", m.sending_snapshot)
+        .key("heard_ms_ago");
+    if (m.heard) {
+      j.value(m.heard_ago_ms);
+    } else {
+      j.null();
+    }
+    j.end_object();
   }
   j.end_array();
 }
@@ -132,7 +140,49 @@ std::string members_table(const admin::Status& s) {
   return table(rows);
 }
 
+// "0.4 s ago", "never" (not since the answering node started), or "-" for
+// the answering node itself.
+std::string heard_text(const admin::Member& m, std::uint64_t self) {
+  if (m.id == self) return "-";
+  if (!m.heard) return "never";
+  const std::uint64_t tenths = (m.heard_ago_ms + 50) / 100;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s ago";
+}
+
 }  // namespace
+
+int run_cluster_status(const OnlineOptions& options) {
+  Response r;
+  int rc = 0;
+  if (!call(options, admin::ClusterStatusRequest{}, r, rc)) return rc;
+  const auto* s = std::get_if<admin::Status>(&r.body);
+  if (s == nullptr) return fail_transport(options, "the sidecar answered without a status: see its log");
+  if (options.json) {
+    JsonWriter j;
+    j.begin_object()
+        .field("ok", true)
+        .field("cluster_id", s->cluster_id)
+        .field("leader", s->node_id)
+        .field("term", s->term)
+        .field("commit_index", s->commit_index)
+        .field("last_index", s->last_index);
+    members_json(j, *s);
+    j.end_object();
+    std::cout << j.str() << '\n';
+    return 0;
+  }
+  std::cout << "cluster " << s->cluster_id << " as its leader, node " << s->node_id << ", sees it (term " << s->term
+            << ", commit " << s->commit_index << ", last index " << s->last_index << "):\n\n";
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "ADDRESS", "VOTER", "STATE", "MATCH", "LAG", "ACTIVE", "LAST HEARD", "SNAPSHOT"}};
+  for (const auto& m : s->members) {
+    rows.push_back({std::to_string(m.id) + (m.id == s->node_id ? "*" : ""), m.address, yes_no(m.voter), m.state,
+                    std::to_string(m.match), std::to_string(m.lag), yes_no(m.recently_active),
+                    heard_text(m, s->node_id), m.sending_snapshot ? "sending" : "no"});
+  }
+  std::cout << table(rows);
+  return 0;
+}
 
 int run_status(const OnlineOptions& options) {
   int rc = 0;

@@ -21,6 +21,9 @@ struct OnlineOptions {
 };
 
 int run_status(const OnlineOptions& options);
+// status --cluster: the leader's view of every member (asked of the leader
+// by the node conclavectl reaches, when that node is a follower).
+int run_cluster_status(const OnlineOptions& options);
 int run_propose(const OnlineOptions& options, const std::string& data);
 // A request answered with an index: prints "<what> at index N (term T)".
 int run_indexed(const OnlineOptions& options, const admin::Request& request, const std::string& what);

@@ -80,7 +80,7 @@ void config_json(JsonWriter& j, const raft::Configuration& c) {
 int fail(const LogDumpOptions& options, const std::string& message) {
   if (options.json) {
     JsonWriter j;
-    j.begin_object().field("ok", false).field("reason", message).end_object();
+    j.begin_object().field("ok", false).field("error", "unreadable").field("reason", message).end_object();
     std::cout << j.str() << '\n';
   }
   std::cerr << "conclavectl: " << message << '\n';

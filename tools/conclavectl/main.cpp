@@ -3,19 +3,44 @@
 // `log` reads a stopped node's data directory offline.
 //
 // Exit codes: 0 ok, 1 the command failed (the message says what to do),
-// 2 the command line was wrong.
+// 2 the command line was wrong. With --json, stdout gets exactly one JSON
+// object in every case, "ok" saying which.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tools/conclavectl/admin_commands.h"
+#include "tools/conclavectl/json_writer.h"
 #include "tools/conclavectl/log_dump.h"
 
 namespace {
 
 constexpr int kUsage = 2;
+
+// Whether --json is anywhere on the command line: known even when the rest
+// of it does not parse, so that a usage error too reaches a script as the
+// one JSON object --json promises.
+bool json_asked(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--json") return true;
+  }
+  return false;
+}
+
+// A usage error: the message on stderr and, with --json, as an object on
+// stdout. Returns the exit code.
+int usage_error(bool json, const std::string& message) {
+  if (json) {
+    conclave::ctl::JsonWriter j;
+    j.begin_object().field("ok", false).field("error", "usage").field("reason", message).end_object();
+    std::cout << j.str() << '\n';
+  }
+  std::cerr << "conclavectl: " << message << '\n';
+  return kUsage;
+}
 
 // Node ids start at 1 (0 means "nobody" in the protocol).
 const CLI::Validator kNodeId(
@@ -66,6 +91,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
 
   auto* status = app.add_subcommand("status", "role, term, leader, commit and applied index, members");
+  bool cluster = false;
+  status->add_flag("--cluster", cluster,
+                   "the whole cluster as its leader sees it: each member's match index, lag, when it was last "
+                   "heard from, and whether a snapshot is on its way to it (the node asks its leader)");
 
   std::string data;
   auto* propose = app.add_subcommand("propose", "propose an entry and wait until it commits");
@@ -104,8 +133,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : kUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return usage_error(json_asked(argc, argv), std::string(e.what()) + " (see conclavectl --help)");
   }
 
   if (log->parsed()) {
@@ -116,13 +145,13 @@ int main(int argc, char** argv) {
   }
 
   if (socket_path.empty()) {
-    std::cerr << "conclavectl: --socket PATH is required for this command: give the sidecar's admin socket "
-                 "(conclaved --admin-socket; by default <data-dir>/admin.sock)\n";
-    return kUsage;
+    return usage_error(json, "--socket PATH is required for this command: give the sidecar's admin socket "
+                             "(conclaved --admin-socket; by default <data-dir>/admin.sock), or set "
+                             "CONCLAVE_ADMIN_SOCKET");
   }
   conclave::ctl::OnlineOptions online{socket_path, json, std::chrono::milliseconds(timeout_ms), node_sockets};
   namespace admin = conclave::admin;
-  if (status->parsed()) return conclave::ctl::run_status(online);
+  if (status->parsed()) return cluster ? conclave::ctl::run_cluster_status(online) : conclave::ctl::run_status(online);
   if (propose->parsed()) return conclave::ctl::run_propose(online, data);
   if (snapshot->parsed()) return conclave::ctl::run_indexed(online, admin::SnapshotRequest{}, "snapshot stored");
   if (transfer->parsed()) {
@@ -146,6 +175,5 @@ int main(int argc, char** argv) {
     (void)members_list;
     return conclave::ctl::run_members_list(online);
   }
-  std::cerr << "conclavectl: no command given: see conclavectl --help\n";
-  return kUsage;
+  return usage_error(json, "no command given: see conclavectl --help");
 }

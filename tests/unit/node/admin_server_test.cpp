@@ -47,6 +47,7 @@ class ScriptedService final : public AdminService {
   void admin_remove(std::uint64_t, Reply reply) override { reply(refuse()); }
   void admin_transfer_leader(std::uint64_t, Reply reply) override { reply(refuse()); }
   void admin_snapshot(Reply reply) override { reply(refuse()); }
+  void admin_cluster_status(Reply reply) override { reply(refuse()); }
   void release(std::uint64_t index) {
     for (auto& r : held) {
       AdminReply a;

@@ -52,7 +52,8 @@ class ConfigTest : public ::testing::Test {
 const std::string kMembers = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
 
 TEST_F(ConfigTest, CommandLineWithDefaults) {
-  auto parsed = parse({"--id", "2", "--cluster-id", "c", "--data-dir", "/tmp/d2", "--initial-members", kMembers});
+  auto parsed = parse({"--id", "2", "--cluster-id", "c", "--data-dir", "/tmp/d2", "--initial-members", kMembers,
+                       "--peer-plaintext"});
   ASSERT_EQ(parsed.outcome, ParseOutcome::kRun);
   const NodeConfig& c = parsed.config;
   EXPECT_EQ(c.id, 2u);
@@ -67,6 +68,7 @@ TEST_F(ConfigTest, CommandLineWithDefaults) {
   EXPECT_EQ(c.heartbeat_ticks, 1u);
   EXPECT_FALSE(c.no_fsync);
   EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_target, "auto");
 }
 
 TEST_F(ConfigTest, TomlFileWithCommandLineOverrides) {
@@ -78,6 +80,8 @@ tick_ms = 50
 election_ticks = 20
 snapshot_entries = 500
 log_level = "debug"
+log_target = "console"
+peer_plaintext = true
 [initial_members]
 "1" = "10.0.0.1:7001"
 "2" = "10.0.0.2:7001"
@@ -90,6 +94,8 @@ log_level = "debug"
   EXPECT_EQ(c.election_ticks, 20u);
   EXPECT_EQ(c.snapshot_entries, 500u);
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log_target, "console");
+  EXPECT_TRUE(c.peer_plaintext);
   EXPECT_EQ(c.admin_socket, "/run/c.sock");
   EXPECT_EQ(c.advertise, "10.0.0.1:7001");
   EXPECT_EQ(c.initial_members.at(2), "10.0.0.2:7001");
@@ -97,7 +103,8 @@ log_level = "debug"
 
 TEST_F(ConfigTest, CommandLineModeReplacesTheFilesMode) {
   auto path = write("node.toml", "id = 4\ncluster_id = \"c\"\ndata_dir = \"/d\"\n[initial_members]\n\"4\" = \"h:1\"\n");
-  auto parsed = parse({"--config", path, "--join", "127.0.0.1:7001", "--peer-listen", "127.0.0.1:7004"});
+  auto parsed = parse({"--config", path, "--join", "127.0.0.1:7001", "--peer-listen", "127.0.0.1:7004",
+                       "--peer-plaintext"});
   EXPECT_TRUE(parsed.config.initial_members.empty());
   EXPECT_EQ(parsed.config.join, "127.0.0.1:7001");
 }
@@ -135,6 +142,7 @@ TEST_F(ConfigTest, BadValuesAreRefusedNamingTheKey) {
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--heartbeat-ticks", "0"}), "heartbeat_ticks");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--tick-ms", "0"}), "tick_ms");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--log-level", "loud"}), "log_level");
+  EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--log-target", "syslog"}), "log_target");
   EXPECT_EQ(with({"--id", "1", "--solo", "--peer-listen", "h:1", "--cluster-secret-file", "/nonexistent/x"}),
             "cluster_secret_file");
   EXPECT_EQ(with({"--id", "x", "--solo"}), "command line");
@@ -144,7 +152,7 @@ TEST_F(ConfigTest, BadValuesAreRefusedNamingTheKey) {
 TEST_F(ConfigTest, SecretFileFirstLineIsTheSecret) {
   auto secret = write("secret", "  s3cret \nignored\n");
   auto parsed = parse({"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo", "--peer-listen",
-                       "127.0.0.1:7001", "--cluster-secret-file", secret});
+                       "127.0.0.1:7001", "--cluster-secret-file", secret, "--peer-plaintext"});
   EXPECT_EQ(parsed.config.cluster_secret, "s3cret");
   EXPECT_EQ(parsed.config.advertise, "127.0.0.1:7001");
   EXPECT_TRUE(parsed.config.solo);
@@ -154,6 +162,100 @@ TEST_F(ConfigTest, HelpAsksToExit) {
   auto parsed = parse({"--help"});
   EXPECT_EQ(parsed.outcome, ParseOutcome::kExitSuccess);
   EXPECT_NE(parsed.message.find("--initial-members"), std::string::npos);
+}
+
+// Peer TLS: all three files or, said explicitly, plaintext.
+class TlsConfigTest : public ConfigTest {
+ protected:
+  // A solo node plus `extra`; the key a refusal names, or "<accepted>".
+  std::string refused(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo", "--peer-listen",
+                                     "127.0.0.1:7001"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return refused_key(std::move(args));
+  }
+  std::string ca() { return write("ca.pem", kCertificate); }
+  std::string cert() { return write("node-1.pem", kCertificate); }
+  std::string key() { return write("node-1.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"); }
+
+  // Only the PEM markers are checked here; OpenSSL reads the files when the
+  // transport starts (tests/unit/peer/transport_tls_test.cpp).
+  static constexpr const char* kCertificate =
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+};
+
+TEST_F(TlsConfigTest, AllThreeFilesAreAccepted) {
+  const std::string ca_path = ca(), cert_path = cert(), key_path = key();
+  auto parsed = parse({"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo", "--peer-listen",
+                       "127.0.0.1:7001", "--tls-ca-file", ca_path, "--tls-cert-file", cert_path, "--tls-key-file",
+                       key_path});
+  EXPECT_EQ(parsed.config.tls_ca_file, ca_path);
+  EXPECT_EQ(parsed.config.tls_cert_file, cert_path);
+  EXPECT_EQ(parsed.config.tls_key_file, key_path);
+  EXPECT_FALSE(parsed.config.peer_plaintext);
+}
+
+TEST_F(TlsConfigTest, TheSameFromTheTomlFile) {
+  const std::string toml = "tls_ca_file = \"" + ca() + "\"\ntls_cert_file = \"" + cert() + "\"\ntls_key_file = \"" +
+                           key() + "\"\n";
+  EXPECT_EQ(refused({"--config", write("node.toml", toml)}), "<accepted>");
+}
+
+TEST_F(TlsConfigTest, EachMissingFileIsNamed) {
+  const std::string ca_path = ca(), cert_path = cert(), key_path = key();
+  EXPECT_EQ(refused({"--tls-cert-file", cert_path, "--tls-key-file", key_path}), "tls_ca_file");
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--tls-key-file", key_path}), "tls_cert_file");
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--tls-cert-file", cert_path}), "tls_key_file");
+  // Plaintext does not excuse a half-configured TLS.
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--peer-plaintext"}), "tls_cert_file");
+}
+
+TEST_F(TlsConfigTest, FilesThatCannotBeReadOrHoldNoPemAreNamed) {
+  const std::string ca_path = ca(), cert_path = cert(), key_path = key();
+  const std::string absent = (dir_ / "absent.pem").string();
+  EXPECT_EQ(refused({"--tls-ca-file", absent, "--tls-cert-file", cert_path, "--tls-key-file", key_path}),
+            "tls_ca_file");
+  // A directory opens but holds no file to read.
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--tls-cert-file", dir_.string(), "--tls-key-file", key_path}),
+            "tls_cert_file");
+  const std::string not_a_key = write("not-a.key", "just text\n");
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--tls-cert-file", cert_path, "--tls-key-file", not_a_key}),
+            "tls_key_file");
+  // A key given where the certificate belongs.
+  EXPECT_EQ(refused({"--tls-ca-file", ca_path, "--tls-cert-file", key_path, "--tls-key-file", key_path}),
+            "tls_cert_file");
+}
+
+TEST_F(TlsConfigTest, AFileWithoutReadPermissionIsNamed) {
+  const std::string ca_path = ca(), cert_path = cert(), key_path = key();
+  std::filesystem::permissions(key_path, std::filesystem::perms::none);
+  // root reads it anyway, so there is nothing to test as root.
+  if (::access(key_path.c_str(), R_OK) == 0) GTEST_SKIP() << "running as root: mode 0000 does not stop reading";
+  try {
+    parse({"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo", "--peer-listen", "127.0.0.1:7001",
+           "--tls-ca-file", ca_path, "--tls-cert-file", cert_path, "--tls-key-file", key_path});
+    ADD_FAILURE() << "an unreadable key file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "tls_key_file");
+    EXPECT_NE(std::string(e.what()).find("readable"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TlsConfigTest, PlaintextMustBeSaidAndExcludesTls) {
+  // Neither TLS nor plaintext: refused, and the message says both ways out.
+  try {
+    parse({"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo", "--peer-listen", "127.0.0.1:7001"});
+    ADD_FAILURE() << "a configuration without TLS or peer_plaintext was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "peer_plaintext");
+    EXPECT_NE(std::string(e.what()).find("tls_ca_file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("peer_plaintext = true"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(refused({"--peer-plaintext"}), "<accepted>");
+  EXPECT_EQ(refused({"--config", write("plain.toml", "peer_plaintext = true\n")}), "<accepted>");
+  EXPECT_EQ(refused({"--config", write("mistyped.toml", "peer_plaintext = \"yes\"\n")}), "peer_plaintext");
+  EXPECT_EQ(refused({"--tls-ca-file", ca(), "--tls-cert-file", cert(), "--tls-key-file", key(), "--peer-plaintext"}),
+            "peer_plaintext");
 }
 
 TEST(HostPort, ParsesIpv4NamesAndIpv6) {

@@ -13,7 +13,8 @@ namespace {
 
 ParsedConfig parse(std::vector<std::string> args) {
   std::vector<std::string> all{"conclaved", "--id", "1", "--cluster-id", "c", "--data-dir", "/tmp/d1", "--solo",
-                               "--peer-listen", "127.0.0.1:7001"};
+                               "--peer-listen", "127.0.0.1:7001",
+                               "--peer-plaintext"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const auto& a : all) argv.push_back(a.c_str());

@@ -37,6 +37,8 @@ class InProcessNetwork final : public PeerNetwork {
   void send_forward_result(NodeId to, peer::ForwardResult r) override;
   void send_join(const std::string& address, peer::JoinRequest r) override;
   void send_join_result(const peer::JoinRequest& to, peer::JoinResult r) override;
+  void send_status_request(NodeId to, peer::StatusRequest r) override;
+  void send_status_result(NodeId to, peer::StatusResult r) override;
 
  private:
   Cluster& cluster_;
@@ -199,6 +201,18 @@ inline void InProcessNetwork::send_join(const std::string& address, peer::JoinRe
 inline void InProcessNetwork::send_join_result(const peer::JoinRequest& to, peer::JoinResult r) {
   boost::asio::post(cluster_.io(), [this, address = to.address, r = std::move(r)]() mutable {
     if (Node* n = cluster_.node_at(address)) n->on_join_result(std::move(r));
+  });
+}
+
+inline void InProcessNetwork::send_status_request(NodeId to, peer::StatusRequest r) {
+  boost::asio::post(cluster_.io(), [this, to, from = self_, r]() {
+    if (Node* n = cluster_.node(to)) n->on_status_request(from, r);
+  });
+}
+
+inline void InProcessNetwork::send_status_result(NodeId to, peer::StatusResult r) {
+  boost::asio::post(cluster_.io(), [this, to, from = self_, r = std::move(r)]() mutable {
+    if (Node* n = cluster_.node(to)) n->on_status_result(from, std::move(r));
   });
 }
 

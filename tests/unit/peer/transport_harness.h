@@ -33,6 +33,8 @@ struct Recorder : TransportHandler {
   std::vector<std::pair<raft::NodeId, ForwardResult>> forward_results;
   std::vector<JoinRequest> joins;
   std::vector<JoinResult> join_results;
+  std::vector<std::pair<raft::NodeId, StatusRequest>> status_requests;
+  std::vector<std::pair<raft::NodeId, StatusResult>> status_results;
   std::set<raft::NodeId> members;
   bool accept_anyone = false;
   // Called as each chunk arrives, before it is recorded.
@@ -57,6 +59,10 @@ struct Recorder : TransportHandler {
   bool accepts_peer(raft::NodeId id) override { return accept_anyone || members.count(id) != 0; }
   void on_join_request(JoinRequest r) override { joins.push_back(std::move(r)); }
   void on_join_result(JoinResult r) override { join_results.push_back(std::move(r)); }
+  void on_status_request(raft::NodeId from, StatusRequest r) override { status_requests.emplace_back(from, r); }
+  void on_status_result(raft::NodeId from, StatusResult r) override {
+    status_results.emplace_back(from, std::move(r));
+  }
 };
 
 inline TransportOptions options_for(std::uint64_t id) {

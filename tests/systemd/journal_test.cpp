@@ -1,0 +1,222 @@
+// conclaved's log under systemd, end to end: started the way a unit with
+// StandardError=journal starts it (JOURNAL_STREAM naming its stderr), it
+// writes its lines to journald's socket with the node as fields, and none to
+// stderr; with JOURNAL_STREAM naming some other stream (inherited, stale) it
+// keeps to stderr. journald is played by the test: a datagram socket bound
+// at /run/systemd/journal/socket, only where no journald runs and the test
+// may create it (root); removed afterwards.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sidecar/node/journal_sink.h"
+
+namespace conclave::systemd_test {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Every wait is bounded by this; only a failure waits that long.
+constexpr auto kPatience = std::chrono::seconds(30);
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class StandInJournald {
+ public:
+  StandInJournald() {
+    const fs::path socket_path(node::kJournalSocket);
+    std::error_code ec;
+    if (fs::exists(socket_path, ec)) {
+      why_not_ = "a journald (or another test's stand-in) listens here already";
+      return;
+    }
+    std::vector<fs::path> missing;
+    for (fs::path dir = socket_path.parent_path(); !fs::exists(dir, ec); dir = dir.parent_path()) {
+      missing.insert(missing.begin(), dir);
+    }
+    // Only what this test made is removed afterwards.
+    for (const auto& dir : missing) {
+      if (!fs::create_directory(dir, ec)) {
+        why_not_ = "cannot create " + dir.string() + " (not root?)";
+        return;
+      }
+      created_.push_back(dir);
+    }
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, node::kJournalSocket, sizeof(addr.sun_path) - 1);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      why_not_ = std::string("cannot bind ") + node::kJournalSocket + ": " + std::strerror(errno);
+      return;
+    }
+    bound_ = true;
+  }
+  ~StandInJournald() {
+    if (fd_ >= 0) ::close(fd_);
+    std::error_code ec;
+    if (bound_) fs::remove(node::kJournalSocket, ec);
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it) fs::remove(*it, ec);
+  }
+  bool bound() const { return bound_; }
+  const std::string& why_not() const { return why_not_; }
+
+  // Waits for an entry holding `line` among its KEY=value lines; returns it.
+  std::string wait_for_entry_with(const std::string& line) {
+    const auto deadline = Clock::now() + kPatience;
+    while (Clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) != 1) continue;
+      char buffer[65536];
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) continue;
+      const std::string entry(buffer, static_cast<std::size_t>(n));
+      if (("\n" + entry).find("\n" + line) != std::string::npos) return entry;
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+  bool bound_ = false;
+  std::string why_not_;
+  std::vector<fs::path> created_;
+};
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw std::runtime_error("no free loopback port");
+  return ntohs(addr.sin_port);
+}
+
+// A solo conclaved with stderr on `log_path` and JOURNAL_STREAM set to
+// `journal_stream` (computed from the log file when empty); SIGKILLed at
+// the end.
+class Daemon {
+ public:
+  Daemon(const std::string& dir, const std::string& log_path, const std::string& journal_stream) {
+    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log < 0) throw std::runtime_error("cannot open " + log_path);
+    struct stat st {};
+    ::fstat(log, &st);
+    std::string env_stream = journal_stream.empty() ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)
+                                                    : journal_stream;
+    std::vector<std::string> argv{CONCLAVED_PATH, "--id", "1", "--cluster-id", "journal-test", "--data-dir",
+                                  dir + "/data", "--solo", "--peer-listen",
+                                  "127.0.0.1:" + std::to_string(free_port()), "--admin-socket", dir + "/admin.sock",
+                                  "--app-socket", dir + "/app.sock", "--tick-ms", "10", "--no-fsync",
+                                  "--peer-plaintext"};
+    std::vector<std::string> env{"JOURNAL_STREAM=" + env_stream};
+    std::vector<char*> c_argv, c_env;
+    for (auto& a : argv) c_argv.push_back(a.data());
+    for (auto& e : env) c_env.push_back(e.data());
+    c_argv.push_back(nullptr);
+    c_env.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDERR_FILENO);
+      ::execve(c_argv[0], c_argv.data(), c_env.data());
+      ::_exit(127);
+    }
+    ::close(log);
+  }
+  ~Daemon() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = "/tmp/conclave-journal-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Waits until `path` holds `text`; false at the deadline.
+bool wait_for_text(const std::string& path, const std::string& text) {
+  const auto deadline = Clock::now() + kPatience;
+  while (Clock::now() < deadline) {
+    if (read_file(path).find(text) != std::string::npos) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
+TEST(SystemdJournal, UnderSystemdTheLogGoesToJournaldWithTheNodeAsFields) {
+  if (!node::journal_supported()) GTEST_SKIP() << "conclaved was built without libsystemd (libsystemd-dev)";
+  StandInJournald journald;
+  if (!journald.bound()) GTEST_SKIP() << journald.why_not();
+  TempDir dir;
+  const std::string log = dir.path() + "/stderr.log";
+  Daemon daemon(dir.path(), log, "");
+
+  const std::string entry = journald.wait_for_entry_with("MESSAGE=conclaved starting");
+  ASSERT_FALSE(entry.empty()) << "no entry reached journald; stderr had:\n" << read_file(log);
+  EXPECT_NE(entry.find("\nPRIORITY=6\n"), std::string::npos) << entry;
+  EXPECT_NE(entry.find("\nCONCLAVE_NODE_ID=1\n"), std::string::npos) << entry;
+  EXPECT_NE(entry.find("\nCONCLAVE_CLUSTER_ID=journal-test\n"), std::string::npos) << entry;
+  const std::string warning = journald.wait_for_entry_with("MESSAGE=*** peer_plaintext");
+  EXPECT_NE(warning.find("\nPRIORITY=4\n"), std::string::npos) << warning;
+  // Nothing was written to stderr meanwhile: the journal has every line.
+  EXPECT_EQ(read_file(log), "");
+}
+
+TEST(SystemdJournal, AJournalStreamNamingAnotherFileKeepsTheLogOnStderr) {
+  StandInJournald journald;  // present or not, conclaved must not use it
+  TempDir dir;
+  const std::string log = dir.path() + "/stderr.log";
+  // Inherited from some unit, but stderr is now this file.
+  Daemon daemon(dir.path(), log, "1:1");
+  EXPECT_TRUE(wait_for_text(log, "conclaved starting")) << read_file(log);
+  EXPECT_TRUE(wait_for_text(log, "[node 1] ")) << read_file(log);
+}
+
+}  // namespace
+}  // namespace conclave::systemd_test
