@@ -65,13 +65,16 @@ TEST_F(NodeStatusTest, AFollowerRelaysTheLeadersView) {
   ASSERT_TRUE(own->reply.status.has_value()) << own->reply.reason;
   EXPECT_EQ(own->reply.status->node_id, leader_id);
 
-  // Until every follower has been heard from, the view may still miss one.
+  // Until every follower has been heard from and has answered its first
+  // append (probe, then replicate), the view may still miss one.
   std::shared_ptr<Answer> relayed;
   ASSERT_TRUE(cluster.run_until([&] {
     if (relayed && !relayed->done) return false;
     if (relayed && relayed->reply.status) {
       bool all_heard = true;
-      for (const auto& m : relayed->reply.status->members) all_heard &= m.id == leader_id || m.heard;
+      for (const auto& m : relayed->reply.status->members) {
+        all_heard &= m.id == leader_id || (m.heard && m.state == "replicate");
+      }
       if (all_heard) return true;
     }
     relayed = ask_cluster_status(*follower);
