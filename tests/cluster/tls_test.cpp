@@ -16,10 +16,8 @@
 namespace conclave::cluster_test {
 namespace {
 
-// The repository's root, from this file's path (tests/cluster/tls_test.cpp).
-std::filesystem::path source_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-}
+// The repository's root, as the build configured it.
+std::filesystem::path source_root() { return CONCLAVE_SOURCE_DIR; }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
