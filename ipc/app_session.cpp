@@ -125,10 +125,10 @@ void AppSession::refuse(AppError code, const std::string& reason) { close(code, 
 
 void AppSession::send(const AppEvent& event) {
   if (closing()) return;
-  capnp::MallocMessageBuilder message;
-  auto out = message.initRoot<app::FromSidecar>();
+  framing::FrameBuilder message;
+  auto out = message.init_root<app::FromSidecar>();
   std::visit(EventEncoder{out}, event);
-  queue(message);
+  queue(message.message());
   if (FramedConnection::queued_bytes() > server_->options().queued_bytes_max) {
     spdlog::warn("{} is not reading what it is sent ({} bytes queued); closing it", label(),
                  FramedConnection::queued_bytes());
@@ -176,13 +176,13 @@ AppReplyFn AppSession::reply_for(std::uint64_t id) {
 }
 
 void AppSession::answer(std::uint64_t id, const AppAnswer& a) {
-  capnp::MallocMessageBuilder message;
-  auto out = message.initRoot<app::FromSidecar>().initAnswer();
+  framing::FrameBuilder message;
+  auto out = message.init_root<app::FromSidecar>().initAnswer();
   out.setId(id);
   out.setError(to_capnp(a.error));
   out.setReason(a.reason);
   std::visit(ResultEncoder{out}, a.result);
-  queue(message);
+  queue(message.message());
 }
 
 void AppSession::on_frame(Frame& frame) {

@@ -5,8 +5,8 @@
 // hears why it is being dropped). The admin and application sessions are
 // subclasses that only decode and dispatch.
 //
-// BATCHING. Reads fill a buffer and every complete frame in it is handed to
-// on_frame in one handler, before the next read. A client that pipelines
+// BATCHING. Reads fill a buffer (framing::FrameReader) and every complete
+// frame in it is handed to on_frame in one handler, before the next read. A client that pipelines
 // requests (an SDK with many proposals in flight) then has them all
 // proposed before the node's drain runs, so one fdatasync covers the whole
 // burst; reading frame by frame let a drain, and its fdatasync, run between
@@ -71,22 +71,17 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
 
  private:
   void read_next();
-  // Hands every complete frame in the read buffer to on_frame; false once
-  // the connection is closing (a bad frame, or on_frame ended it).
+  // Hands every complete frame already read to on_frame; false once the
+  // connection is closing (a bad frame, or on_frame ended it).
   bool deliver_buffered();
-  // A frame larger than the read buffer: allocated once its size is known
-  // and allowed, the rest read straight into it.
-  void read_large_frame(std::size_t total_words);
-  bool deliver(kj::Array<capnp::word> words);
+  bool deliver(Frame& frame);
   void fail(const std::string& why);
   void write_next();
 
   boost::asio::local::stream_protocol::socket socket_;
   std::string label_;
   std::size_t frame_bytes_max_;
-  std::unique_ptr<unsigned char[]> read_buffer_;
-  std::size_t read_begin_ = 0;  // the first byte not yet delivered
-  std::size_t read_end_ = 0;    // the end of what was read
+  framing::FrameReader reader_;
   std::deque<kj::Array<capnp::word>> outbox_;
   std::size_t queued_bytes_ = 0;
   std::size_t writing_frames_ = 0;  // the outbox's first frames, being written

@@ -13,7 +13,36 @@ std::uint32_t load_le32(const unsigned char* p) {
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
 }
 
+// Words of the scratch first segment: capnp's suggested first segment,
+// which holds every message but AppendEntries and snapshot chunks whole.
+constexpr std::size_t kScratchWords = capnp::SUGGESTED_FIRST_SEGMENT_WORDS;
+
+struct Scratch {
+  // Zeroed, as MallocMessageBuilder requires; it zeroes what it used again.
+  capnp::word words[kScratchWords] = {};
+  bool in_use = false;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
 }  // namespace
+
+FrameBuilder::FrameBuilder() : scratch_(!scratch().in_use) {
+  if (scratch_) {
+    scratch().in_use = true;
+    message_.emplace(kj::arrayPtr(scratch().words, kScratchWords));
+  } else {
+    message_.emplace();
+  }
+}
+
+FrameBuilder::~FrameBuilder() {
+  message_.reset();
+  if (scratch_) scratch().in_use = false;
+}
 
 capnp::ReaderOptions frame_reader_options(std::size_t frame_bytes_max) {
   capnp::ReaderOptions options;

@@ -151,12 +151,16 @@ int run(const node::NodeConfig& config) {
     io.stop();
   });
   if (auto interval = conclave::node::watchdog_ping_interval()) {
-    // Pinged from the event loop itself, so a stuck loop stops the pings.
+    // Pinged from the event loop itself, so a stuck loop stops the pings,
+    // and only with no disk sync outstanding, so a hanging disk stops them
+    // too (the sync runs on its own thread; Node::after_sync).
     ping_watchdog = [&, every = *interval] {
-      conclave::node::notify_watchdog();
-      watchdog.expires_after(every);
-      watchdog.async_wait([&](boost::system::error_code ec) {
-        if (!ec) ping_watchdog();
+      node.after_sync([&, every] {
+        conclave::node::notify_watchdog();
+        watchdog.expires_after(every);
+        watchdog.async_wait([&](boost::system::error_code ec) {
+          if (!ec) ping_watchdog();
+        });
       });
     };
     ping_watchdog();

@@ -22,7 +22,11 @@ using raft::Role;
 using raft::Term;
 
 Node::Node(boost::asio::io_context& io, NodeConfig config, storage::DataDir& data_dir)
-    : io_(io), config_(std::move(config)), data_dir_(data_dir), tick_timer_(io) {}
+    : io_(io),
+      config_(std::move(config)),
+      data_dir_(data_dir),
+      tick_timer_(io),
+      sync_thread_(std::make_unique<SyncThread>(io)) {}
 
 Node::~Node() = default;
 
@@ -149,7 +153,7 @@ void Node::poke() {
 
 void Node::drain() {
   drain_posted_ = false;
-  if (stopped_) return;
+  if (stopped_ || in_flight_) return;
   // Bounded: each pass consumes the core's output; a core that kept
   // producing Readies with no input would be a core bug, so stop counting
   // at a generous limit and let the next event resume.
@@ -158,48 +162,92 @@ void Node::drain() {
     // A leader's appends leave before its own write (raft.h, §10.2.1), so
     // its fsync overlaps the followers' round trip; everything else waits
     // for the write.
-    const bool sent_first = ready.leader_may_send_first;
-    if (sent_first) {
+    if (ready.leader_may_send_first) {
       update_peer_addresses();
       send_messages(ready.messages);
     }
-    const auto persist_start = std::chrono::steady_clock::now();
-    if (storage::Status s = data_dir_.persist(ready); !s) {
-      return fail_stop("persisting to " + data_dir_.path() + " failed: " + s.error().message);
+    auto owed = data_dir_.write(ready);
+    if (!owed) return fail_stop("persisting to " + data_dir_.path() + " failed: " + owed.error().message);
+    if (owed->sync) {
+      // The sync runs on its own thread; the loop keeps reading and
+      // stepping the core meanwhile, but takes no Ready, sends nothing of
+      // this one (but what went first) and advances nothing until it is
+      // durable (sync_done).
+      in_flight_ = std::move(ready);
+      sync_started_ = std::chrono::steady_clock::now();
+      sync_thread_->run([this, owed = *owed] { return data_dir_.sync(owed); },
+                        [this, alive = std::weak_ptr<int>(alive_)](storage::Status s) {
+                          if (alive.expired()) return;
+                          sync_done(std::move(s));
+                        });
+      observe_changes();
+      check_transfer();
+      pump_all();
+      return;
     }
-    if (ready.must_sync) {
-      fsync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - persist_start).count());
-    }
-    if (ready.snapshot) {
-      snapshot_index_ = ready.snapshot->index;
-      if (applied_ < ready.snapshot->index) applied_ = ready.snapshot->index;
-      spdlog::info("snapshot: installed the leader's snapshot through index {} (term {}); configuration {}",
-                   ready.snapshot->index.value(), ready.snapshot->term.value(), describe(ready.snapshot->config));
-      // Proposals this node was waiting for are now inside a snapshot: their
-      // fate is unknown here.
-      while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
-        auto node = pending_.extract(pending_.begin());
-        node.mapped().done(Outcome{ipc::AdminError::kTimeout,
-                                   "the outcome is unknown: this node installed a snapshot past the entry; check "
-                                   "the log before retrying",
-                                   node.key(), node.mapped().term});
-      }
-    }
-    // A configuration takes effect once appended: route the replies below
-    // to any member it introduced.
-    if (!sent_first) {
-      update_peer_addresses();
-      send_messages(ready.messages);
-    }
-    apply(ready);
-    if (stopped_) return;
-    answer_reads(ready);
-    raft_->advance(ready);
+    if (!after_persist(ready)) return;
   }
+  end_drain();
+}
+
+void Node::sync_done(storage::Status status) {
+  raft::Ready ready = std::move(*in_flight_);
+  in_flight_.reset();
+  if (stopped_) return;
+  if (!status) return fail_stop("persisting to " + data_dir_.path() + " failed: " + status.error().message);
+  fsync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_started_).count());
+  if (!after_persist(ready)) return;
+  auto steps = std::move(after_sync_);
+  after_sync_.clear();
+  for (auto& step : steps) {
+    step();
+    if (stopped_) return;
+  }
+  drain();
+}
+
+bool Node::after_persist(raft::Ready& ready) {
+  if (ready.snapshot) {
+    snapshot_index_ = ready.snapshot->index;
+    if (applied_ < ready.snapshot->index) applied_ = ready.snapshot->index;
+    spdlog::info("snapshot: installed the leader's snapshot through index {} (term {}); configuration {}",
+                 ready.snapshot->index.value(), ready.snapshot->term.value(), describe(ready.snapshot->config));
+    // Proposals this node was waiting for are now inside a snapshot: their
+    // fate is unknown here.
+    while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
+      auto node = pending_.extract(pending_.begin());
+      node.mapped().done(Outcome{ipc::AdminError::kTimeout,
+                                 "the outcome is unknown: this node installed a snapshot past the entry; check "
+                                 "the log before retrying",
+                                 node.key(), node.mapped().term});
+    }
+  }
+  // A configuration takes effect once appended: route the replies below
+  // to any member it introduced.
+  if (!ready.leader_may_send_first) {
+    update_peer_addresses();
+    send_messages(ready.messages);
+  }
+  apply(ready);
+  if (stopped_) return false;
+  answer_reads(ready);
+  raft_->advance(ready);
+  return true;
+}
+
+void Node::end_drain() {
   observe_changes();
   check_transfer();
   pump_all();
-  if (raft_->has_ready()) poke();
+  if (!in_flight_ && raft_->has_ready()) poke();
+}
+
+void Node::after_sync(std::function<void()> step) {
+  if (in_flight_) {
+    after_sync_.push_back(std::move(step));
+  } else {
+    step();
+  }
 }
 
 void Node::send_messages(std::vector<raft::Message>& messages) {

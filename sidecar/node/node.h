@@ -9,7 +9,10 @@
 //
 //   while (raft.has_ready()) {
 //     ready = raft.ready();
-//     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is acknowledged
+//     data_dir.persist(ready)     // fail-stop on error: nothing unpersisted is acknowledged;
+//                                 // the entries are written on the loop and the fsync runs on
+//                                 // the sync thread (sync_thread.h) while the loop keeps
+//                                 // reading and stepping the core; the rest waits for it
 //     send ready.messages         // InstallSnapshot streams from the snapshot store;
 //                                 // a leader's appends go before the persist (§10.2.1)
 //     apply ready.committed       // track applied and membership; answer proposals
@@ -50,6 +53,7 @@
 #include "sidecar/node/config.h"
 #include "sidecar/node/metrics.h"
 #include "sidecar/node/peer_network.h"
+#include "sidecar/node/sync_thread.h"
 #include "sidecar/peer/transport.h"
 #include "sidecar/raft/raft.h"
 #include "sidecar/storage/data_dir.h"
@@ -78,6 +82,11 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void shutdown();
 
   raft::NodeStatus status() const;
+  // Runs `step` now, or once the Ready being synced is durable and
+  // advanced (dropped if the node stops first): for changes to the core or
+  // the log that must not overlap a sync, and for the watchdog's pings,
+  // which so stop while a disk sync hangs, as when the loop itself synced.
+  void after_sync(std::function<void()> step);
   // The fields the admin and the application status answers share.
   template <typename Out>
   void fill_status(Out& out, const raft::NodeStatus& s) const {
@@ -172,6 +181,12 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void on_tick();
   void poke();
   void drain();
+  // The second half of a Ready whose sync ran on the sync thread.
+  void sync_done(storage::Status status);
+  // What follows a durable Ready: send, apply, answer reads, advance. False
+  // once the node stopped.
+  bool after_persist(raft::Ready& ready);
+  void end_drain();
   void send_messages(std::vector<raft::Message>& messages);
   void apply(const raft::Ready& ready);
   void apply_config_entry(const raft::Entry& entry);
@@ -189,6 +204,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void deliver(AppCursor& cursor, const raft::Entry& entry);
   void maybe_request_snapshot();
   void finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply);
+  void record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t bytes, std::uint64_t data_bytes);
   void abort_app_snapshot(const std::string& why);
   void answer_snapshot_waiters(const ipc::AdminReply& reply);
   void answer_reads(const raft::Ready& ready);
@@ -317,6 +333,16 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   Histogram fsync_seconds_{latency_buckets_seconds()};
   // When a Raft message last arrived from each peer.
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
+
+  // The Ready whose sync is running, when it started, and what waits for
+  // it to be advanced.
+  std::optional<raft::Ready> in_flight_;
+  std::chrono::steady_clock::time_point sync_started_;
+  std::vector<std::function<void()>> after_sync_;
+  // Completions posted by the sync thread check it is still there.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Last, so it is joined first when the node is destroyed.
+  std::unique_ptr<SyncThread> sync_thread_;
 };
 
 }  // namespace conclave::node

@@ -400,12 +400,19 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
   ipc::AdminReply stored;
   stored.committed = ipc::Committed{snapshot.meta.index.value(), snapshot.meta.term.value()};
   answer_snapshot_waiters(stored);
-  const raft::SnapshotMeta& meta = snapshot.meta;
+  // The core and the log change only between Readies, never while one is
+  // being synced.
+  after_sync([this, meta = snapshot.meta, bytes = snapshot.bytes, data_bytes = info->data_bytes] {
+    record_app_snapshot(meta, bytes, data_bytes);
+  });
+}
+
+void Node::record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t bytes, std::uint64_t data_bytes) {
   if (meta.index <= snapshot_index_) return;  // a newer one arrived from the leader meanwhile
   raft_->snapshot_taken(meta);
   snapshot_index_ = meta.index;
   ++counts_.snapshots_taken;
-  counts_.snapshots_taken_bytes += info->data_bytes;
+  counts_.snapshots_taken_bytes += data_bytes;
   // Keep some entries behind the snapshot, so a follower slightly behind
   // catches up from the log instead of needing the whole snapshot, and
   // every entry an attached application has still to read.
@@ -420,7 +427,7 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
   }
   spdlog::info("snapshot: stored the application's state through index {} (term {}, {} bytes); compacted the log "
                "through index {}",
-               meta.index.value(), meta.term.value(), snapshot.bytes, compact_to);
+               meta.index.value(), meta.term.value(), bytes, compact_to);
 }
 
 void Node::abort_app_snapshot(const std::string& why) {

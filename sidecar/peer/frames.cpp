@@ -22,9 +22,9 @@ std::string to_string(capnp::Data::Reader data) {
 // Builds a frame with `fill` and encodes it.
 template <typename Fill>
 kj::Array<capnp::word> build(Fill&& fill) {
-  capnp::MallocMessageBuilder message;
-  fill(message.initRoot<wire::Frame>());
-  return framing::encode_frame(message);
+  framing::FrameBuilder message;
+  fill(message.init_root<wire::Frame>());
+  return framing::encode_frame(message.message());
 }
 
 }  // namespace

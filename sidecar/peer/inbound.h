@@ -38,8 +38,9 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
   enum class State { kAwaitingHello, kMember, kJoiner, kClosing, kClosed };
 
   void on_tls_handshake(const boost::system::error_code& ec);
+  // Handles every frame already read, then reads more.
   void read_next();
-  void on_frame(framing::FrameReadResult result);
+  void on_frame(framing::InboundFrame& frame);
   void on_hello(schema::peer::Hello::Reader hello);
   // Returns an error to close the connection with, or empty to carry on.
   std::string dispatch(schema::peer::Frame::Reader frame);
@@ -52,6 +53,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
 
   std::shared_ptr<PeerContext> ctx_;
   PeerStream stream_;
+  framing::FrameReader reader_;
   boost::asio::steady_timer idle_timer_;
   std::string remote_;  // the remote endpoint, for logs before the hello
   std::string nonce_;

@@ -110,6 +110,7 @@ void Outbound::dial() {
   state_ = State::kDialing;
   const std::uint64_t gen = ++generation_;
   stream_ = std::make_shared<PeerStream>(asio::ip::tcp::socket(ctx_->io), ctx_->tls.get());
+  reader_ = std::make_shared<framing::FrameReader>(ctx_->options.frame_bytes_max);
   std::string host, port;
   if (!split_address(address_, host, port)) {
     return fail(fmt::format("address '{}' is not host:port; check the peer addresses", address_));
@@ -157,8 +158,8 @@ void Outbound::on_tls_handshake(const error_code& ec) {
   if (ec) return fail(tls_failure_reason(stream_->native_handle(), ec), true);
   const std::uint64_t gen = generation_;
   framing::async_read_frame(
-      *stream_, ctx_->options.frame_bytes_max,
-      [self = shared_from_this(), gen, stream = stream_](framing::FrameReadResult r) {
+      *reader_, *stream_,
+      [self = shared_from_this(), gen, stream = stream_, reader = reader_](framing::FrameReadResult r) {
         if (self->generation_ != gen || self->ctx_->stopped) return;
         self->on_challenge(std::move(r));
       });
@@ -193,8 +194,8 @@ void Outbound::on_challenge(framing::FrameReadResult r) {
         if (ec) self->fail("cannot send hello: " + ec.message());
       });
   framing::async_read_frame(
-      *stream_, ctx_->options.frame_bytes_max,
-      [self = shared_from_this(), gen, stream = stream_](framing::FrameReadResult r2) {
+      *reader_, *stream_,
+      [self = shared_from_this(), gen, stream = stream_, reader = reader_](framing::FrameReadResult r2) {
         if (self->generation_ != gen || self->ctx_->stopped) return;
         self->on_reply(std::move(r2));
       });
@@ -250,6 +251,7 @@ void Outbound::on_reply(framing::FrameReadResult r) {
 void Outbound::watch_for_close() {
   // The acceptor sends nothing after its welcome, so a completed read means
   // the connection ended, or the peer broke the protocol.
+  if (reader_->buffered_bytes() > 0) return fail("the peer sent data after its welcome");
   const std::uint64_t gen = generation_;
   stream_->async_read_some(
       asio::buffer(&watch_byte_, 1),

@@ -92,6 +92,8 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   // A new stream per dial (a TLS session cannot be reused); handlers of
   // pending operations hold the old one until they have run.
   std::shared_ptr<PeerStream> stream_;
+  // The handshake's frames, read from stream_ (one per dial, likewise).
+  std::shared_ptr<framing::FrameReader> reader_;
   // Bounds the dial and handshake, then each write.
   boost::asio::steady_timer handshake_timer_;
   boost::asio::steady_timer backoff_timer_;

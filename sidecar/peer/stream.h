@@ -1,6 +1,6 @@
 // One peer connection's byte stream: a TCP socket, or TLS over it when the
 // transport has a TLS context. Inbound and Outbound read and write through
-// it (framing::async_read_frame, asio::async_write) without caring which.
+// it (framing::FrameReader, asio::async_write) without caring which.
 // The choice is made at run time, so only plain completion handlers (what
 // the connections pass) are supported, not completion tokens.
 #pragma once

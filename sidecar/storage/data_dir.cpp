@@ -105,28 +105,41 @@ Result<raft::Restored> DataDir::restore() {
 }
 
 Status DataDir::persist(const raft::Ready& ready) {
+  auto owed = write(ready);
+  if (!owed) return owed.error();
+  return sync(*owed);
+}
+
+Result<DataDir::Owed> DataDir::write(const raft::Ready& ready) {
   if (ready.snapshot) {
-    if (Status s = follow_snapshot(*ready.snapshot); !s) return s;
+    if (Status s = follow_snapshot(*ready.snapshot); !s) return s.error();
   }
   if (!ready.entries.empty()) {
     Index first = ready.entries.front().index;
     if (first < log_->first_index()) {
-      if (Status s = log_->reset(first); !s) return s;
+      if (Status s = log_->reset(first); !s) return s.error();
     } else if (first <= log_->last_index()) {
-      if (Status s = log_->truncate_suffix(first); !s) return s;
+      if (Status s = log_->truncate_suffix(first); !s) return s.error();
     }
     auto appended = log_->append(ready.entries);
     if (!appended) return appended.error();
   }
-  bool save = ready.hard_state && (ready.hard_state->term != hard_state_->current().term ||
-                                   ready.hard_state->vote != hard_state_->current().vote);
+  Owed owed;
+  owed.save_hard_state = ready.hard_state && (ready.hard_state->term != hard_state_->current().term ||
+                                              ready.hard_state->vote != hard_state_->current().vote);
+  if (owed.save_hard_state) owed.hard_state = *ready.hard_state;
+  owed.sync = ready.must_sync || owed.save_hard_state;
+  return owed;
+}
+
+Status DataDir::sync(const Owed& owed) {
   // The log is synced before the hard state, so a stored commit index never
   // points past the durable log.
-  if (ready.must_sync || save) {
+  if (owed.sync) {
     if (Status s = log_->sync(); !s) return s;
   }
-  if (save) {
-    raft::HardState state = *ready.hard_state;
+  if (owed.save_hard_state) {
+    raft::HardState state = owed.hard_state;
     if (state.commit > log_->durable_index()) state.commit = log_->durable_index();
     if (state.commit < hard_state_->current().commit) state.commit = hard_state_->current().commit;
     if (Status s = hard_state_->save(state); !s) return s;

@@ -57,6 +57,21 @@ class DataDir {
   // returns ok, the messages of the Ready may be sent.
   Status persist(const raft::Ready& ready);
 
+  // persist() in two halves, for a host that syncs off its event loop:
+  // write(ready) stores the snapshot's effect and the entries without making
+  // them durable and says what sync() owes; sync(owed) then fsyncs the log
+  // and saves the hard state. sync() may run on another thread while the
+  // loop reads the log (the log is safe for that), but write() and compact()
+  // must not run until it has returned. Only once sync() returns ok may the
+  // Ready's messages be sent.
+  struct Owed {
+    bool sync = false;        // the log, and then maybe the hard state
+    bool save_hard_state = false;
+    raft::HardState hard_state;
+  };
+  Result<Owed> write(const raft::Ready& ready);
+  Status sync(const Owed& owed);
+
   // After a snapshot through `index` is stored: drop the log prefix it
   // covers and all but the newest snapshots.
   Status compact(raft::Index index);

@@ -1,13 +1,15 @@
 // A Filesystem that passes every call to the real one until told to fail:
 // the Nth fdatasync, or any write once a byte budget is spent, returns EIO
-// or ENOSPC. This is the seam production code already goes through, so the
+// or ENOSPC; or a sync can be held back. This is the seam production code already goes through, so the
 // code under test is exactly the code that runs.
 #pragma once
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "sidecar/storage/file.h"
 
@@ -22,6 +24,12 @@ struct FaultPlan {
   std::atomic<long long> write_bytes_left{-1};
   int write_errno = ENOSPC;
   std::atomic<long> failures{0};
+  // While set, a file sync waits (up to a bound that only keeps a host
+  // that syncs on its event loop from hanging) before it syncs; each
+  // finished sync is counted, so a test can tell what was durable when a
+  // message left.
+  std::atomic<bool> hold_syncs{false};
+  std::atomic<long> syncs_finished{0};
 
   bool take_sync() {
     long left = syncs_left.load();
@@ -56,8 +64,14 @@ class FaultyFile final : public File {
     return real_->read_at(offset, size, out);
   }
   Status sync() override {
+    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (plan_.hold_syncs.load() && std::chrono::steady_clock::now() < bound) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (!plan_.take_sync()) return errno_error(plan_.sync_errno, "fdatasync", path());
-    return real_->sync();
+    Status s = real_->sync();
+    ++plan_.syncs_finished;
+    return s;
   }
   Status truncate(std::uint64_t size) override { return real_->truncate(size); }
   Result<std::uint64_t> size() override { return real_->size(); }

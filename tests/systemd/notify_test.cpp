@@ -248,8 +248,9 @@ TEST(SystemdNotify, ReadyStatusWatchdogAndStopping) {
   stop_and_expect_stopping(daemon, notify);
 }
 
-// A stalled disk must not look healthy: the event loop does every fsync, so
-// while one hangs no WATCHDOG=1 leaves and systemd would restart the node.
+// A stalled disk must not look healthy: a watchdog ping waits for the
+// outstanding fsync (Node::after_sync), so while one hangs no WATCHDOG=1
+// leaves and systemd would restart the node.
 // conclaved_hanging_sync is conclaved over a filesystem whose syncs block
 // while a trigger file exists (hanging_filesystem.cpp).
 TEST(SystemdNotify, WatchdogPingsStopWhileADiskSyncHangs) {
@@ -273,8 +274,8 @@ TEST(SystemdNotify, WatchdogPingsStopWhileADiskSyncHangs) {
   const auto deadline = Clock::now() + kPatience;
   while (!std::filesystem::exists(trigger + ".hung") && Clock::now() < deadline) ::usleep(10000);
   ASSERT_TRUE(std::filesystem::exists(trigger + ".hung")) << "no sync began while the trigger existed";
-  // The event loop is inside the sync now: whatever it sent before is
-  // already queued, and nothing may follow while the sync hangs.
+  // The sync is outstanding now: whatever was sent before is already
+  // queued, and nothing may follow while the sync hangs.
   notify.drain();
   const std::size_t before = notify.received.size();
   for (int window = 0; window < 5; ++window) {

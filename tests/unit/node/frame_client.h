@@ -36,7 +36,7 @@ class FrameClient {
   std::unique_ptr<framing::InboundFrame> receive() {
     std::unique_ptr<framing::InboundFrame> frame;
     bool done = false;
-    framing::async_read_frame(socket_, 16u << 20, [&](framing::FrameReadResult r) {
+    framing::async_read_frame(reader_, socket_, [&](framing::FrameReadResult r) {
       frame = std::move(r.frame);
       done = true;
     });
@@ -55,6 +55,7 @@ class FrameClient {
   boost::asio::io_context& server_io_;
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::socket socket_{io_};
+  framing::FrameReader reader_{16u << 20};
 };
 
 }  // namespace conclave::ipc::testing

@@ -117,6 +117,8 @@ class Cluster {
   // so the log really stops starting at index 1.
   std::uint64_t segment_bytes_max = 64u << 20;
   boost::asio::io_context& io() { return io_; }
+  // Sees every Raft message as it is sent (before delivery).
+  std::function<void(const raft::Message&)> on_send;
 
   // Runs the loop until `done` holds; false if it never did within the bound.
   bool run_until(const std::function<bool()>& done) {
@@ -142,6 +144,7 @@ class Cluster {
 };
 
 inline void InProcessNetwork::send(raft::Message m) {
+  if (cluster_.on_send) cluster_.on_send(m);
   boost::asio::post(cluster_.io(), [this, m = std::move(m)]() mutable {
     if (Node* n = cluster_.node(m.to)) n->on_raft_message(std::move(m));
   });

@@ -192,6 +192,40 @@ TEST_F(NodeTest, AFollowerWhoseSyncFailsNeverAcknowledgesTheEntry) {
       << " without a durable majority";
 }
 
+TEST_F(NodeTest, AFollowerAcknowledgesAnEntryOnlyAfterItsSyncFinished) {
+  // The sync runs off the event loop (sync_thread.h) while the loop keeps
+  // reading: an acknowledgement that left before the sync covering its
+  // entry finished would be counted by the leader as durable when it is not.
+  Cluster cluster("ackaftersync");
+  three_with_fsync(cluster);
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
+  Node* leader = cluster.leader();
+  auto first = propose(*leader, "warm");
+  ASSERT_TRUE(cluster.run_until([&] { return first->done; }));
+  const NodeId leader_id = leader->status().id;
+  const NodeId follower(leader_id.value() == 1 ? 2 : 1);
+  auto& plan = *cluster.member(follower.value()).faults;
+  const std::uint64_t next = leader->status().last_index.value() + 1;
+  const long finished_before = plan.syncs_finished.load();
+  plan.hold_syncs = true;
+  int early_acks = 0;
+  int acks = 0;
+  cluster.on_send = [&](const raft::Message& m) {
+    if (m.from != follower || m.type != raft::MessageType::kAppendResponse || m.reject) return;
+    if (m.match_index.value() < next) return;
+    ++acks;
+    if (plan.syncs_finished.load() == finished_before) ++early_acks;
+  };
+  auto held = propose(*leader, "held");
+  // The leader and the other follower commit it; this follower's sync waits.
+  ASSERT_TRUE(cluster.run_until([&] { return held->done; }));
+  EXPECT_EQ(held->reply.error, ipc::AdminError::kNone);
+  plan.hold_syncs = false;
+  ASSERT_TRUE(cluster.run_until([&] { return acks > 0; }));
+  EXPECT_EQ(early_acks, 0) << "the follower acknowledged entry " << next << " before any sync finished";
+  cluster.on_send = nullptr;
+}
+
 TEST_F(NodeTest, AnEmptyDataDirectoryWithoutAModeIsRefused) {
   Cluster cluster("nomode");
   NodeConfig c = cluster.config(1);

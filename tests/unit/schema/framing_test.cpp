@@ -1,7 +1,8 @@
 // The stream framing shared by the peer transport and the UNIX-socket
 // servers: frames survive a real stream back to back (UNIX and TCP), a
 // length prefix that is too large, or too many segments, is refused before
-// the frame is allocated, and each refusal says why.
+// the frame is allocated, each refusal says why, and one read hands out
+// every frame it brought.
 #include "schema/stream_framing.h"
 
 #include <boost/asio/io_context.hpp>
@@ -36,8 +37,9 @@ std::vector<FrameReadResult> read_all(asio::io_context& io, Stream& writer, Stre
   asio::write(writer, asio::buffer(bytes));
   writer.close();
   std::vector<FrameReadResult> results;
+  FrameReader frames(frame_bytes_max);
   std::function<void()> next = [&] {
-    async_read_frame(reader, frame_bytes_max, [&](FrameReadResult r) {
+    async_read_frame(frames, reader, [&](FrameReadResult r) {
       const bool more = r.ok();
       results.push_back(std::move(r));
       if (more) next();
@@ -150,6 +152,33 @@ TEST(StreamFraming, TruncatedFrameIsAnIoError) {
   auto results = read_all(whole.substr(0, whole.size() - 3), 1u << 20);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].io_error);
+}
+
+TEST(StreamFraming, OneFillHandsOutEveryFrameOfABurst) {
+  // What makes a burst cost one drain: the frames a fill brought are all
+  // handed out before the connection reads again.
+  asio::io_context io;
+  asio::local::stream_protocol::socket writer(io), reader(io);
+  asio::local::connect_pair(writer, reader);
+  std::string burst;
+  for (int i = 0; i < 50; ++i) burst += bytes_of(reason_frame(static_cast<std::uint64_t>(i), "entry"));
+  asio::write(writer, asio::buffer(burst));
+  FrameReader frames(1u << 20);
+  EXPECT_TRUE(frames.next().needs_bytes());
+  bool filled = false;
+  frames.async_fill(reader, [&](boost::system::error_code ec) {
+    EXPECT_FALSE(ec);
+    filled = true;
+  });
+  io.run();
+  ASSERT_TRUE(filled);
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    FrameReadResult r = frames.next();
+    ASSERT_TRUE(r.ok()) << i;
+    EXPECT_EQ(r.frame->root<wire::Response>().getId(), i);
+  }
+  EXPECT_TRUE(frames.next().needs_bytes());
+  EXPECT_EQ(frames.buffered_bytes(), 0u);
 }
 
 }  // namespace

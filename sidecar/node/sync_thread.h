@@ -1,0 +1,87 @@
+// The thread that makes a Ready durable while the event loop goes on
+// reading the network, stepping the core and accumulating the next batch
+// (LogCabin's append-now, wait-later). node.cpp's drain writes a Ready's
+// entries on the loop, hands the fsync here, and sends, applies and
+// advances only when the completion comes back to the loop, so nothing
+// that acknowledges the Ready leaves before it is durable (raft.h).
+//
+// One job at a time: the core gives no new Ready before advance().
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "sidecar/storage/result.h"
+
+namespace conclave::node {
+
+class SyncThread {
+ public:
+  using Job = std::function<storage::Status()>;
+  using Done = std::function<void(storage::Status)>;
+
+  explicit SyncThread(boost::asio::io_context& io) : io_(io), thread_([this] { loop(); }) {}
+  // Waits for a running job; its completion is still posted (the handler
+  // must find out that its owner is gone).
+  ~SyncThread() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  SyncThread(const SyncThread&) = delete;
+  SyncThread& operator=(const SyncThread&) = delete;
+
+  // Runs job() on the thread, then posts done(status) to the loop. At most
+  // one job is outstanding.
+  void run(Job job, Done done) {
+    {
+      std::lock_guard lock(mu_);
+      pending_.emplace(Pending{std::move(job), std::move(done), boost::asio::make_work_guard(io_)});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Pending {
+    Job job;
+    Done done;
+    // The loop keeps running while a sync it waits for is out.
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+  };
+
+  void loop() {
+    for (;;) {
+      std::optional<Pending> p;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || pending_.has_value(); });
+        if (!pending_) return;
+        p.emplace(std::move(*pending_));
+        pending_.reset();
+      }
+      storage::Status status = p->job();
+      boost::asio::post(io_, [done = std::move(p->done), status = std::move(status)]() { done(status); });
+      p->work.reset();
+    }
+  }
+
+  boost::asio::io_context& io_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Pending> pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace conclave::node
