@@ -351,14 +351,19 @@ void Node::maybe_request_snapshot() {
       }
       continue;
     }
-    auto writer = data_dir_.snapshots().begin(raft_->snapshot_meta_at(position));
+    // Nothing when a leader's snapshot, stepped while a sync was out, has
+    // replaced the log below this position: it installs next, and this
+    // application joins from it.
+    const std::optional<raft::SnapshotMeta> meta = raft_->snapshot_meta_at(position);
+    if (!meta) continue;
+    auto writer = data_dir_.snapshots().begin(*meta);
     if (!writer) return fail_stop("cannot start a snapshot in " + data_dir_.path() + ": " + writer.error().message);
     if (storage::Status s = writer->write(encode_sidecar_part(c.filter)); !s) {
       return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
     }
     const std::uint64_t timeout_ticks = std::max<std::uint64_t>(1, config_.snapshot_timeout_ms / config_.tick_ms);
     app_snapshot_ = std::make_unique<AppSnapshotInProgress>(AppSnapshotInProgress{
-        key, raft_->snapshot_meta_at(position), std::move(writer).value(), 0, tick_count_ + timeout_ticks});
+        key, *meta, std::move(writer).value(), 0, tick_count_ + timeout_ticks});
     c.stream->send(ipc::event::SnapshotRequest{position.value()});
     spdlog::info("snapshot: asked {} ('{}') for its state as of index {}", c.stream->label(), c.name,
                  position.value());

@@ -333,12 +333,9 @@ NodeStatus Raft::Impl::status() const {
   return s;
 }
 
-SnapshotMeta Raft::Impl::snapshot_meta_at(Index index) const {
+std::optional<SnapshotMeta> Raft::Impl::snapshot_meta_at(Index index) const {
   auto term = log_.term_at(index);
-  if (!term || index > applied_) {
-    throw std::invalid_argument("raft: snapshot_meta_at(" + std::to_string(index.value()) +
-                                ") outside [log base, applied]");
-  }
+  if (!term || index > applied_) return std::nullopt;
   return SnapshotMeta{index, *term, log_.config_at(index)};
 }
 
@@ -377,7 +374,7 @@ void Raft::campaign() {
 }
 void Raft::snapshot_taken(const SnapshotMeta& meta) { impl_->snapshot_taken(meta); }
 void Raft::compact(Index index) { impl_->compact(index); }
-SnapshotMeta Raft::snapshot_meta_at(Index index) const { return impl_->snapshot_meta_at(index); }
+std::optional<SnapshotMeta> Raft::snapshot_meta_at(Index index) const { return impl_->snapshot_meta_at(index); }
 bool Raft::has_ready() const { return impl_->has_ready(); }
 Ready Raft::ready() { return impl_->ready(); }
 void Raft::advance(const Ready& ready) { impl_->advance(ready); }

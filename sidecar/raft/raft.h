@@ -231,8 +231,11 @@ class Raft {
   // Drop log entries through `index`, which a taken snapshot covers.
   void compact(Index index);
   // What a snapshot of the applied state at `index` must record: index, term
-  // and the configuration as of that index. Requires snapshot <= index <= applied.
-  SnapshotMeta snapshot_meta_at(Index index) const;
+  // and the configuration as of that index. Nothing unless snapshot <= index
+  // <= applied: a host whose sync is outstanding may step an InstallSnapshot
+  // that replaces the log below an index it has already applied, so a host
+  // must be ready to skip its own snapshot then.
+  std::optional<SnapshotMeta> snapshot_meta_at(Index index) const;
 
   bool has_ready() const;
   Ready ready();

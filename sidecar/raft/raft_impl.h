@@ -44,7 +44,7 @@ class Raft::Impl {
   Ready ready();
   void advance(const Ready& ready);
   NodeStatus status() const;
-  SnapshotMeta snapshot_meta_at(Index index) const;
+  std::optional<SnapshotMeta> snapshot_meta_at(Index index) const;
   void snapshot_taken(const SnapshotMeta& meta);
   void compact(Index index);
 

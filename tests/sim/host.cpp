@@ -89,6 +89,7 @@ void Host::crash() {
                         << ", durable last index " << disk_.durable().log.last_index() << ")";
   }
   core_.reset();
+  held_.reset();
   const raft::HardState before = disk_.durable().hard_state;
   disk_.crash(rng_);
   env_.checker().on_durable_hard_state(id_, before, disk_.durable().hard_state);
@@ -119,6 +120,9 @@ bool Host::crash_here(CrashPoint point, std::size_t items_done) {
 
 void Host::tick() {
   core_->tick();
+  // A held sync finishes within a tick: a disk that never answers is the
+  // watchdog's business (conclaved stops pinging), not the core's.
+  if (!settle_held(true)) return;
   drain();
 }
 
@@ -177,11 +181,12 @@ void Host::receive_chunk(Packet packet) {
 }
 
 void Host::drain() {
-  for (int i = 0; i < kMaxReadiesPerInput && alive() && core_->has_ready(); ++i) {
+  if (!settle_held(false)) return;
+  for (int i = 0; i < kMaxReadiesPerInput && alive() && !held_ && core_->has_ready(); ++i) {
     if (!handle_ready()) return;
   }
   if (!alive()) return;
-  if (core_->has_ready()) {
+  if (!held_ && core_->has_ready()) {
     fail("core contract") << "node " << id_ << " still has output after " << kMaxReadiesPerInput
                           << " ready/advance rounds for one input";
   }
@@ -202,7 +207,7 @@ void Host::report_role() {
 }
 
 bool Host::handle_ready() {
-  const raft::Ready rd = core_->ready();
+  raft::Ready rd = core_->ready();
   if (env_.trace().on()) {
     auto line = env_.trace().line();
     line << "node " << id_ << " ready:";
@@ -220,34 +225,47 @@ bool Host::handle_ready() {
     }
     if (!rd.reads.empty()) line << " reads " << rd.reads.size();
   }
-  // 1. Persist, then sync when the core says a sync is owed.
-  auto persist_and_sync = [&] {
-    persist(rd);
-    if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
-    if (rd.must_sync || (disk_.has_pending() && rng_.chance(config_.lazy_sync_permille))) {
-      sync_disk();
-    }
-    return true;
-  };
-  // 2. Send.
-  auto send_all = [&] {
-    for (std::size_t i = 0; i < rd.messages.size(); ++i) {
-      if (crash_here(CrashPoint::kMidSend, i)) return false;
-      check_send_contract(rd.messages[i]);
-      send(rd.messages[i]);
-    }
-    return true;
-  };
   // A leader may send first when the core allows it (raft.h): a crash can
   // then leave followers with entries the leader never made durable.
-  if (rd.leader_may_send_first && rng_.chance(config_.leader_send_first_permille)) {
-    if (!send_all()) return false;
+  const bool send_first = rd.leader_may_send_first && rng_.chance(config_.leader_send_first_permille);
+  if (send_first) {
+    if (!send_all(rd)) return false;
     if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
-    if (!persist_and_sync()) return false;
-  } else {
-    if (!persist_and_sync()) return false;
+  }
+  // 1. Persist, then sync when the core says a sync is owed (maybe later).
+  persist(rd);
+  if (crash_here(CrashPoint::kBeforeSync, 0)) return false;
+  if (rd.must_sync && rng_.chance(config_.hold_sync_permille)) {
+    if (env_.trace().on()) env_.trace().line() << "node " << id_ << " holds the ready until its sync is done";
+    held_ = Held{std::move(rd), send_first};
+    return true;
+  }
+  return finish_ready(rd, send_first);
+}
+
+bool Host::send_all(const raft::Ready& rd) {
+  for (std::size_t i = 0; i < rd.messages.size(); ++i) {
+    if (crash_here(CrashPoint::kMidSend, i)) return false;
+    check_send_contract(rd.messages[i]);
+    send(rd.messages[i]);
+  }
+  return true;
+}
+
+bool Host::settle_held(bool force) {
+  if (!held_ || !(force || rng_.chance(config_.held_sync_done_permille))) return true;
+  Held held = std::move(*held_);
+  held_.reset();
+  if (env_.trace().on()) env_.trace().line() << "node " << id_ << " finishes the held ready";
+  return finish_ready(held.ready, held.sent_first);
+}
+
+bool Host::finish_ready(const raft::Ready& rd, bool sent_first) {
+  if (rd.must_sync || (disk_.has_pending() && rng_.chance(config_.lazy_sync_permille))) sync_disk();
+  // 2. Send.
+  if (!sent_first) {
     if (crash_here(CrashPoint::kBeforeSend, 0)) return false;
-    if (!send_all()) return false;
+    if (!send_all(rd)) return false;
   }
   if (crash_here(CrashPoint::kBeforeApply, 0)) return false;
   // 3. Apply: a snapshot replaces the state machine, then entries follow.
@@ -318,8 +336,10 @@ void Host::check_send_contract(const raft::Message& m) const {
                                 << " at term " << m.term << " while its durable term is "
                                 << durable.hard_state.term;
   }
-  if (m.type == MessageType::kVoteResponse && !m.reject &&
-      (durable.hard_state.term != m.term || durable.hard_state.vote != m.to)) {
+  // A grant may leave late (stepped while a Ready was held), after a later
+  // term is durable: no restart can vote in its term again, so it is safe.
+  if (m.type == MessageType::kVoteResponse && !m.reject && durable.hard_state.term == m.term &&
+      durable.hard_state.vote != m.to) {
     fail("persist before send") << "node " << id_ << " grants its vote to node " << m.to
                                 << " in term " << m.term
                                 << " before the vote is durable (durable term "
@@ -345,6 +365,16 @@ void Host::send(const raft::Message& m) {
   }
   if (!m.snapshot) fail("core contract") << "node " << id_ << " sends InstallSnapshot without meta";
   const SnapshotFile* file = disk_.find_snapshot(m.snapshot->index, m.snapshot->term);
+  if (file == nullptr && m.snapshot->index < disk_.restart_snapshot().meta.index &&
+      env_.checker().known_prefix_hash(m.snapshot->index, m.snapshot->term)) {
+    // Asked for while a held Ready waited for its sync, and superseded by a
+    // snapshot taken since: dropped, as conclaved does (node_snapshots.cpp);
+    // the core sends a newer one when this transfer times out.
+    if (env_.trace().on()) {
+      env_.trace().line() << "node " << id_ << " drops the send of superseded snapshot " << m.snapshot->index;
+    }
+    return;
+  }
   if (file == nullptr) {
     fail("snapshot contract") << "node " << id_ << " core sends snapshot (index "
                               << m.snapshot->index << ", term " << m.snapshot->term
@@ -415,7 +445,17 @@ void Host::serve_reads() {
 bool Host::maybe_take_snapshot() {
   if (config_.snapshot_every == 0) return true;
   if (machine_.applied.value() < last_snapshot_.value() + config_.snapshot_every) return true;
-  const raft::SnapshotMeta meta = core_->snapshot_meta_at(machine_.applied);
+  const std::optional<raft::SnapshotMeta> found = core_->snapshot_meta_at(machine_.applied);
+  if (!found) {
+    // A snapshot from the leader, stepped while a Ready was held, replaced
+    // the log below what this host applied: it installs next; skip ours.
+    if (machine_.applied >= core_->commit_index()) {
+      fail("core contract") << "node " << id_ << " snapshot_meta_at(" << machine_.applied
+                            << ") refused an applied index with no leader's snapshot past it";
+    }
+    return true;
+  }
+  const raft::SnapshotMeta& meta = *found;
   const std::optional<raft::Term> term = disk_.view().log.term_at(machine_.applied);
   if (meta.index != machine_.applied || !term || meta.term != *term) {
     fail("core contract") << "node " << id_ << " snapshot_meta_at(" << machine_.applied

@@ -79,6 +79,15 @@ struct HostConfig {
   // How often a leader sends before it persists when the core allows it
   // (raft.h, dissertation §10.2.1), as the daemon always does.
   std::uint64_t leader_send_first_permille = 500;
+  // How often a Ready that owes a sync is held: written at once, but synced,
+  // sent (unless sent first), applied and advanced only at a later input,
+  // while the inputs in between step the core (raft.h allows step, tick and
+  // propose between ready() and advance()). The daemon works this way: its
+  // sync runs on a thread while the loop reads the network.
+  std::uint64_t hold_sync_permille = 0;
+  // Once held, how likely each later input (other than a tick, which always
+  // does) is to find the sync finished.
+  std::uint64_t held_sync_done_permille = 500;
 };
 
 class Host {
@@ -117,8 +126,15 @@ class Host {
   void drain();
 
  private:
-  // Handles one Ready; returns false when an armed crash struck.
+  // Handles one Ready; returns false when an armed crash struck. A held
+  // Ready returns true with held_ set: the rest waits for finish_ready.
   bool handle_ready();
+  // Sync (when owed), send what did not go first, apply, advance.
+  bool finish_ready(const raft::Ready& rd, bool sent_first);
+  // Finishes the held Ready if its sync is done now (always when `force`).
+  // Returns false when an armed crash struck.
+  bool settle_held(bool force);
+  bool send_all(const raft::Ready& rd);
   bool crash_here(CrashPoint point, std::size_t items_done);
   void persist(const raft::Ready& rd);
   void sync_disk();
@@ -156,6 +172,14 @@ class Host {
   };
   std::map<std::pair<raft::NodeId, std::uint64_t>, Assembly> assemblies_;
   std::uint64_t assembly_seq_ = 0;
+
+  // A Ready written but not yet synced (hold_sync_permille); the core gives
+  // no other Ready until it is advanced.
+  struct Held {
+    raft::Ready ready;
+    bool sent_first = false;
+  };
+  std::optional<Held> held_;
 
   raft::Role last_role_ = raft::Role::kFollower;
   bool armed_ = false;

@@ -73,6 +73,9 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
     o.max_entries_per_message = 1;
     o.max_inflight_messages = 1;
   }
+  // Drawn last, so the rest of each seed's plan is what it was before.
+  p.host.hold_sync_permille = rng.chance(500) ? rng.between(100, 1000) : 0;
+  p.host.held_sync_done_permille = rng.between(100, 900);
   return p;
 }
 
@@ -86,7 +89,8 @@ std::string RunPlan::describe() const {
       << ", pause every " << pause_every_ticks << ", membership every " << membership_every_ticks << ", transfer every "
       << transfer_every_ticks << ", snapshot every " << host.snapshot_every
       << " entries, entries/msg " << host.options.max_entries_per_message << ", inflight "
-      << host.options.max_inflight_messages << ", " << fault_ticks << "+" << liveness_ticks
+      << host.options.max_inflight_messages << ", syncs held " << host.hold_sync_permille << "‰ (done "
+      << host.held_sync_done_permille << "‰ an input), " << fault_ticks << "+" << liveness_ticks
       << " ticks";
   return out.str();
 }
