@@ -58,6 +58,35 @@ TEST(Snapshot, FollowerBehindTheCompactedLogIsSentTheSnapshot) {
   EXPECT_EQ(c.raft(3).status().snapshot_index, meta.index);
 }
 
+// conclaved steps messages while a Ready waits for its sync: a leader's
+// snapshot stepped then replaces the log below what the host has applied,
+// and the host's own snapshot at that index must be refused, not thrown.
+TEST(Snapshot, MetaIsRefusedOnceALeadersSnapshotReplacedTheLogBelowApplied) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  c.isolate(3);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.raft(1).propose("p" + std::to_string(i)).ok());
+  c.settle();
+  snapshot_and_compact(c, 1);
+  std::optional<Message> held;
+  c.filter = [&](const Message& m) {
+    if (m.type != MessageType::kInstallSnapshot || held) return true;
+    held = m;
+    return false;
+  };
+  c.heal();
+  c.tick_all(3);
+  ASSERT_TRUE(held) << "the leader sent its snapshot";
+  const Index applied = c.raft(3).status().applied;
+  ASSERT_TRUE(c.raft(3).snapshot_meta_at(applied)) << "before: node 3 can snapshot what it applied";
+  c.raft(3).step(*held);  // no ready()/advance() yet: the host's sync is out
+  EXPECT_FALSE(c.raft(3).snapshot_meta_at(applied)) << "the log below the leader's snapshot is gone";
+  c.filter = nullptr;
+  c.tick_all(3);
+  ASSERT_EQ(c.node(3).installed_snapshots.size(), 1u);
+  EXPECT_EQ(c.raft(3).commit_index(), c.raft(1).commit_index());
+}
+
 TEST(Snapshot, LostSnapshotIsResent) {
   Options o;
   o.snapshot_timeout_ticks = 5;
