@@ -28,12 +28,16 @@
 #include <vector>
 
 #include "sidecar/node/journal_sink.h"
+#include "tests/support/free_port.h"
+#include "tests/support/stand_in_journald.h"
 
 namespace conclave::systemd_test {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using test_support::free_port;
+using test_support::StandInJournald;
 
 // Every wait is bounded by this; only a failure waits that long.
 constexpr auto kPatience = std::chrono::seconds(30);
@@ -45,80 +49,7 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-class StandInJournald {
- public:
-  StandInJournald() {
-    const fs::path socket_path(node::kJournalSocket);
-    std::error_code ec;
-    if (fs::exists(socket_path, ec)) {
-      why_not_ = "a journald (or another test's stand-in) listens here already";
-      return;
-    }
-    std::vector<fs::path> missing;
-    for (fs::path dir = socket_path.parent_path(); !fs::exists(dir, ec); dir = dir.parent_path()) {
-      missing.insert(missing.begin(), dir);
-    }
-    // Only what this test made is removed afterwards.
-    for (const auto& dir : missing) {
-      if (!fs::create_directory(dir, ec)) {
-        why_not_ = "cannot create " + dir.string() + " (not root?)";
-        return;
-      }
-      created_.push_back(dir);
-    }
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, node::kJournalSocket, sizeof(addr.sun_path) - 1);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      why_not_ = std::string("cannot bind ") + node::kJournalSocket + ": " + std::strerror(errno);
-      return;
-    }
-    bound_ = true;
-  }
-  ~StandInJournald() {
-    if (fd_ >= 0) ::close(fd_);
-    std::error_code ec;
-    if (bound_) fs::remove(node::kJournalSocket, ec);
-    for (auto it = created_.rbegin(); it != created_.rend(); ++it) fs::remove(*it, ec);
-  }
-  bool bound() const { return bound_; }
-  const std::string& why_not() const { return why_not_; }
 
-  // Waits for an entry holding `line` among its KEY=value lines; returns it.
-  std::string wait_for_entry_with(const std::string& line) {
-    const auto deadline = Clock::now() + kPatience;
-    while (Clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) != 1) continue;
-      char buffer[65536];
-      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) continue;
-      const std::string entry(buffer, static_cast<std::size_t>(n));
-      if (("\n" + entry).find("\n" + line) != std::string::npos) return entry;
-    }
-    return {};
-  }
-
- private:
-  int fd_ = -1;
-  bool bound_ = false;
-  std::string why_not_;
-  std::vector<fs::path> created_;
-};
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) throw std::runtime_error("no free loopback port");
-  return ntohs(addr.sin_port);
-}
 
 // A solo conclaved with stderr on `log_path` and JOURNAL_STREAM set to
 // `journal_stream` (computed from the log file when empty); SIGKILLed at
@@ -197,12 +128,12 @@ TEST(SystemdJournal, UnderSystemdTheLogGoesToJournaldWithTheNodeAsFields) {
   const std::string log = dir.path() + "/stderr.log";
   Daemon daemon(dir.path(), log, "");
 
-  const std::string entry = journald.wait_for_entry_with("MESSAGE=conclaved starting");
+  const std::string entry = journald.wait_for_entry_with("MESSAGE=conclaved starting", kPatience);
   ASSERT_FALSE(entry.empty()) << "no entry reached journald; stderr had:\n" << read_file(log);
   EXPECT_NE(entry.find("\nPRIORITY=6\n"), std::string::npos) << entry;
   EXPECT_NE(entry.find("\nCONCLAVE_NODE_ID=1\n"), std::string::npos) << entry;
   EXPECT_NE(entry.find("\nCONCLAVE_CLUSTER_ID=journal-test\n"), std::string::npos) << entry;
-  const std::string warning = journald.wait_for_entry_with("MESSAGE=*** peer_plaintext");
+  const std::string warning = journald.wait_for_entry_with("MESSAGE=*** peer_plaintext", kPatience);
   EXPECT_NE(warning.find("\nPRIORITY=4\n"), std::string::npos) << warning;
   // Nothing was written to stderr meanwhile: the journal has every line.
   EXPECT_EQ(read_file(log), "");

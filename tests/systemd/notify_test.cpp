@@ -29,10 +29,13 @@
 
 #include "sidecar/node/config.h"
 #include "sidecar/node/service_manager.h"
+#include "tests/support/free_port.h"
 #include "tools/conclavectl/admin_client.h"
 
 namespace conclave::systemd_test {
 namespace {
+
+using test_support::free_port;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -122,18 +125,6 @@ class NotifySocket {
   int fd_ = -1;
 };
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) throw std::runtime_error("no free loopback port");
-  return ntohs(addr.sin_port);
-}
 
 // A conclaved started as systemd would start it for a Type=notify unit with
 // WatchdogSec=: NOTIFY_SOCKET and WATCHDOG_USEC in its environment.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sidecar/node/journal_sink.h"
+#include "tests/support/stand_in_journald.h"
 
 namespace conclave::node {
 namespace {
@@ -72,63 +73,8 @@ TEST(JournalSink, LevelsMapToSyslogPriorities) {
   EXPECT_EQ(syslog_priority(spdlog::level::critical), LOG_CRIT);
 }
 
-// journald's side of the native protocol, played by the test: a datagram
-// socket bound at kJournalSocket, where sd_journal_send(3) always writes.
-// Only where no journald runs (a build machine, a container) and the test
-// may create it (root); removed afterwards with whatever directories it made.
-class StandInJournald {
- public:
-  StandInJournald() {
-    namespace fs = std::filesystem;
-    const fs::path socket_path(kJournalSocket);
-    std::error_code ec;
-    if (fs::exists(socket_path, ec)) {
-      why_not_ = "journald runs here; the test will not stand in for it";
-      return;
-    }
-    std::vector<fs::path> missing;
-    for (fs::path dir = socket_path.parent_path(); !fs::exists(dir, ec); dir = dir.parent_path()) {
-      missing.insert(missing.begin(), dir);
-    }
-    // Only what this test made is removed afterwards.
-    for (const auto& dir : missing) {
-      if (!fs::create_directory(dir, ec)) {
-        why_not_ = "cannot create " + dir.string() + " (not root?)";
-        return;
-      }
-      created_.push_back(dir);
-    }
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, kJournalSocket, sizeof(addr.sun_path) - 1);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      why_not_ = std::string("cannot bind ") + kJournalSocket + ": " + std::strerror(errno);
-    }
-  }
-  ~StandInJournald() {
-    if (fd_ >= 0) ::close(fd_);
-    std::error_code ec;
-    if (bound()) std::filesystem::remove(kJournalSocket, ec);
-    for (auto it = created_.rbegin(); it != created_.rend(); ++it) std::filesystem::remove(*it, ec);
-  }
-  bool bound() const { return why_not_.empty(); }
-  const std::string& why_not() const { return why_not_; }
+using test_support::StandInJournald;
 
-  // The next entry's fields (KEY=value lines), or empty after a second.
-  std::string next_entry() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 1000) != 1) return {};
-    char buffer[4096];
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-  }
-
- private:
-  int fd_ = -1;
-  std::string why_not_;
-  std::vector<std::filesystem::path> created_;
-};
 
 bool has_line(const std::string& entry, const std::string& line) {
   return ("\n" + entry).find("\n" + line + "\n") != std::string::npos;
