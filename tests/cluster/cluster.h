@@ -180,5 +180,9 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::vector<std::string>& argv, bool with_stderr = false);
+// Runs conclavectl against node `id`'s admin socket; stderr joins the output
+// unless `stdout_only` (to check that --json prints one object).
+CommandResult run_conclavectl(const Cluster& cluster, std::uint64_t id, const std::vector<std::string>& args,
+                              bool stdout_only = false);
 
 }  // namespace conclave::cluster_test

@@ -12,11 +12,6 @@
 namespace conclave::cluster_test {
 namespace {
 
-CommandResult ctl(const Cluster& cluster, std::uint64_t id, std::vector<std::string> args, bool stdout_only = false) {
-  std::vector<std::string> argv = {conclavectl_path(), "--socket", cluster.admin_socket(id)};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, !stdout_only);
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -76,12 +71,12 @@ TEST(ClusterStatus, AFollowerShowsTheLeadersViewOfEveryMember) {
   }
 
   // The same through the CLI, as text and as one JSON object.
-  auto text = ctl(cluster, asked, {"status", "--cluster"});
+  auto text = run_conclavectl(cluster, asked, {"status", "--cluster"});
   EXPECT_EQ(text.exit_code, 0) << text.output;
   EXPECT_TRUE(contains(text.output, "as its leader, node " + std::to_string(leader))) << text.output;
   EXPECT_TRUE(contains(text.output, "LAST HEARD")) << text.output;
   for (auto id : cluster.ids()) EXPECT_TRUE(contains(text.output, cluster.peer_address(id))) << text.output;
-  auto json = ctl(cluster, asked, {"status", "--cluster", "--json"}, true);
+  auto json = run_conclavectl(cluster, asked, {"status", "--cluster", "--json"}, true);
   EXPECT_EQ(json.exit_code, 0) << json.output;
   EXPECT_EQ(json.output.front(), '{') << json.output;
   EXPECT_TRUE(contains(json.output, "\"ok\":true,\"cluster_id\":\"conclave-test\",\"leader\":" +
@@ -121,7 +116,7 @@ TEST(ClusterStatus, AFollowerShowsTheLeadersViewOfEveryMember) {
   ASSERT_NE(still_dead, nullptr);
   const std::uint64_t second_silence = still_dead->heard_ago_ms;
   EXPECT_GT(second_silence, first_silence);
-  auto dead_text = ctl(cluster, asked, {"status", "--cluster"});
+  auto dead_text = run_conclavectl(cluster, asked, {"status", "--cluster"});
   EXPECT_EQ(dead_text.exit_code, 0) << dead_text.output;
   EXPECT_TRUE(contains(dead_text.output, " s ago")) << dead_text.output;
 }
@@ -140,7 +135,7 @@ TEST(ClusterStatus, WithNoLeaderLeftTheErrorSaysWhatToDo) {
   CommandResult result;
   const auto until = Clock::now() + kLeaderDeadline;
   do {
-    result = ctl(cluster, survivor, {"status", "--cluster"});
+    result = run_conclavectl(cluster, survivor, {"status", "--cluster"});
     if (contains(result.output, "noLeader")) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (Clock::now() < until);
@@ -148,7 +143,7 @@ TEST(ClusterStatus, WithNoLeaderLeftTheErrorSaysWhatToDo) {
   EXPECT_TRUE(contains(result.output, "noLeader")) << result.output;
   EXPECT_TRUE(contains(result.output, "retry")) << result.output;
 
-  auto json = ctl(cluster, survivor, {"status", "--cluster", "--json"}, true);
+  auto json = run_conclavectl(cluster, survivor, {"status", "--cluster", "--json"}, true);
   EXPECT_EQ(json.exit_code, 1) << json.output;
   EXPECT_TRUE(contains(json.output, "\"ok\":false")) << json.output;
 }

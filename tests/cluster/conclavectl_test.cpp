@@ -14,13 +14,6 @@
 namespace conclave::cluster_test {
 namespace {
 
-// Runs conclavectl against node `id`'s socket; stderr joins the output
-// unless `stdout_only` (to check that --json prints one object).
-CommandResult ctl(const Cluster& cluster, std::uint64_t id, std::vector<std::string> args, bool stdout_only = false) {
-  std::vector<std::string> argv = {conclavectl_path(), "--socket", cluster.admin_socket(id)};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, !stdout_only);
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -31,26 +24,26 @@ TEST(Conclavectl, DrivesALiveCluster) {
   ASSERT_NE(leader, 0u);
   const std::uint64_t follower = leader == 1 ? 2 : 1;
 
-  auto status = ctl(cluster, leader, {"status"});
+  auto status = run_conclavectl(cluster, leader, {"status"});
   EXPECT_EQ(status.exit_code, 0) << status.output;
   EXPECT_TRUE(contains(status.output, "leader")) << status.output;
   EXPECT_TRUE(contains(status.output, cluster.peer_address(follower))) << status.output;
 
-  auto json = ctl(cluster, follower, {"status", "--json"});
+  auto json = run_conclavectl(cluster, follower, {"status", "--json"});
   EXPECT_EQ(json.exit_code, 0) << json.output;
   EXPECT_TRUE(contains(json.output, "\"role\":\"follower\"")) << json.output;
   EXPECT_TRUE(contains(json.output, "\"leader\":" + std::to_string(leader))) << json.output;
 
-  auto proposed = ctl(cluster, follower, {"--json", "propose", "from the CLI"});
+  auto proposed = run_conclavectl(cluster, follower, {"--json", "propose", "from the CLI"});
   EXPECT_EQ(proposed.exit_code, 0) << proposed.output;
   EXPECT_TRUE(contains(proposed.output, "\"ok\":true")) << proposed.output;
 
-  auto members = ctl(cluster, leader, {"members"});
+  auto members = run_conclavectl(cluster, leader, {"members"});
   EXPECT_EQ(members.exit_code, 0) << members.output;
   for (auto id : cluster.ids()) EXPECT_TRUE(contains(members.output, cluster.peer_address(id))) << members.output;
 
   // Leadership moves on request, to the voter named.
-  auto moved = ctl(cluster, leader, {"transfer-leader", std::to_string(follower)});
+  auto moved = run_conclavectl(cluster, leader, {"transfer-leader", std::to_string(follower)});
   EXPECT_EQ(moved.exit_code, 0) << moved.output;
   const auto until = Clock::now() + kLeaderDeadline;
   std::uint64_t now_leading = 0;
@@ -64,7 +57,7 @@ TEST(Conclavectl, DrivesALiveCluster) {
   // (Promoting a voter is harmless should the old leader lead again.)
   if (now_leading == follower) {
     const std::string id = std::to_string(follower);
-    auto wrong = ctl(cluster, leader, {"members", "promote", "3"});
+    auto wrong = run_conclavectl(cluster, leader, {"members", "promote", "3"});
     EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
     EXPECT_TRUE(contains(wrong.output, "notLeader")) << wrong.output;
     // It names the leader and says what to run.
@@ -75,7 +68,7 @@ TEST(Conclavectl, DrivesALiveCluster) {
     EXPECT_TRUE(contains(wrong.output, "--node-socket " + id + "=PATH")) << wrong.output;
 
     // With --json, stdout is one object carrying the same.
-    auto wrong_json = ctl(cluster, leader, {"--json", "members", "promote", "3"}, true);
+    auto wrong_json = run_conclavectl(cluster, leader, {"--json", "members", "promote", "3"}, true);
     EXPECT_EQ(wrong_json.exit_code, 1) << wrong_json.output;
     ASSERT_FALSE(wrong_json.output.empty());
     EXPECT_EQ(wrong_json.output.front(), '{') << wrong_json.output;
@@ -98,7 +91,7 @@ TEST(Conclavectl, DrivesALiveCluster) {
     }
     args.push_back("transfer-leader");
     args.push_back(std::to_string(leader));
-    auto followed = ctl(cluster, leader, args);
+    auto followed = run_conclavectl(cluster, leader, args);
     EXPECT_EQ(followed.exit_code, 0) << followed.output;
     EXPECT_TRUE(contains(followed.output, "asking it at " + cluster.admin_socket(follower))) << followed.output;
     EXPECT_TRUE(contains(followed.output, "accepted")) << followed.output;
@@ -152,7 +145,7 @@ TEST(Conclavectl, SnapshotTakesOneFromTheApplicationOrSaysWhyNot) {
   kv.start(1);
   ASSERT_TRUE(kv.put(1, "a", "1"));
 
-  auto taken = ctl(cluster, 1, {"snapshot"});
+  auto taken = run_conclavectl(cluster, 1, {"snapshot"});
   EXPECT_EQ(taken.exit_code, 0) << taken.output;
   EXPECT_TRUE(contains(taken.output, "snapshot stored at index ")) << taken.output;
   auto s = cluster.status(1);
@@ -160,7 +153,7 @@ TEST(Conclavectl, SnapshotTakesOneFromTheApplicationOrSaysWhyNot) {
   EXPECT_GT(s->snapshot_index, 0u);
 
   // Node 2 has no application: nothing holds the state there.
-  auto refused = ctl(cluster, 2, {"snapshot"});
+  auto refused = run_conclavectl(cluster, 2, {"snapshot"});
   EXPECT_NE(refused.exit_code, 0) << refused.output;
   EXPECT_TRUE(contains(refused.output, "no acclimated application")) << refused.output;
 }

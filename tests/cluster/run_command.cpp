@@ -42,4 +42,11 @@ CommandResult run_command(const std::vector<std::string>& argv, bool with_stderr
   return result;
 }
 
+CommandResult run_conclavectl(const Cluster& cluster, std::uint64_t id, const std::vector<std::string>& args,
+                              bool stdout_only) {
+  std::vector<std::string> argv = {conclavectl_path(), "--socket", cluster.admin_socket(id)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, !stdout_only);
+}
+
 }  // namespace conclave::cluster_test
