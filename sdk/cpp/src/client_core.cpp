@@ -90,7 +90,7 @@ void ClientCore::stop_for_good(Error error) {
   work_.reset();
 }
 
-void ClientCore::report(const Error& error) {
+void ClientCore::report(Error error) {
   if (!options_.on_error) return;
   try {
     options_.on_error(error);
@@ -214,8 +214,9 @@ void ClientCore::pump() {
   });
 }
 
-void ClientCore::send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done) {
-  boost::asio::post(io_, [this, generation, index, data = std::move(data), done] {
+void ClientCore::send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done,
+                                     std::string failed) {
+  boost::asio::post(io_, [this, generation, index, data = std::move(data), done, failed = std::move(failed)] {
     // A snapshot asked for on a connection that is gone has no one to
     // receive it; the sidecar asks again when it needs one.
     if (generation != generation_ || state_ != State::attached) return;
@@ -224,7 +225,7 @@ void ClientCore::send_snapshot_chunk(std::uint64_t generation, Index index, std:
       id = table_.reserve_id();
       snapshot_ids_.insert(id);
     }
-    stream_->write(encode_snapshot_chunk(id, index, data, done));
+    stream_->write(encode_snapshot_chunk(id, index, data, done, failed));
   });
 }
 

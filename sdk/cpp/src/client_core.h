@@ -39,7 +39,9 @@ class ClientCore final : public DispatchSink {
   const ClientOptions& options() const { return options_; }
 
   // DispatchSink (the callback thread).
-  void send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done) override;
+  void send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done,
+                           std::string failed) override;
+  void report(Error error) override;
   void applied(Index index) override;
   void drained(std::uint64_t generation, Index applied) override;
   void resume_reading() override;
@@ -56,7 +58,6 @@ class ClientCore final : public DispatchSink {
   void on_closing(const StreamEvent& closing);
   void lose_connection(std::uint64_t generation, std::string why);
   void pump();
-  void report(const Error& error);
   void send_applied();
   void stop_for_good(Error error);  // I/O thread
 

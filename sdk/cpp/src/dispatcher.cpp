@@ -90,6 +90,8 @@ class ChunkWriter final : public SnapshotWriter {
   }
 
   void finish() { sink_.send_snapshot_chunk(generation_, index_, std::move(pending_), true); }
+  // Ends the chunks with the reason instead: the sidecar drops what came.
+  void fail(std::string why) { sink_.send_snapshot_chunk(generation_, index_, {}, true, std::move(why)); }
 
  private:
   DispatchSink& sink_;
@@ -235,8 +237,24 @@ bool Dispatcher::apply(Item item) {
         break;
       case K::snapshot: {
         ChunkWriter out(sink_, item.generation, e.index, chunk_bytes_);
-        handler_.snapshot(e.index, out);
-        out.finish();
+        // A handler that cannot write its state (a full disk for a temp
+        // file, say) has not lost it: the sidecar is told and asks again
+        // later, and applying goes on.
+        std::string failed;
+        try {
+          handler_.snapshot(e.index, out);
+        } catch (const std::exception& ex) {
+          failed = ex.what();
+        } catch (...) {
+          failed = "a non-exception was thrown";
+        }
+        if (failed.empty()) {
+          out.finish();
+        } else {
+          failed = "the handler's snapshot at index " + std::to_string(e.index) + " threw: " + failed;
+          out.fail(failed);
+          sink_.report(Error(ErrorCode::snapshot_failed, failed + "; the sidecar will ask again later"));
+        }
         if (e.index > applied()) set_applied(e.index);
         break;
       }

@@ -21,7 +21,11 @@ namespace conclave::detail {
 // the work to the I/O thread and return at once.
 class DispatchSink {
  public:
-  virtual void send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done) = 0;
+  // `failed` (with done): the handler could not produce the state; why.
+  virtual void send_snapshot_chunk(std::uint64_t generation, Index index, std::string data, bool done,
+                                   std::string failed = {}) = 0;
+  // Something the application should hear of that stops nothing.
+  virtual void report(Error error) = 0;
   virtual void applied(Index index) = 0;
   // Every event of connection `generation` has been consumed; `applied` is
   // what to attach with next.

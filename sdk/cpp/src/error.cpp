@@ -18,6 +18,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::disconnected: return "disconnected";
     case ErrorCode::stopped: return "stopped";
     case ErrorCode::handler_failed: return "handlerFailed";
+    case ErrorCode::snapshot_failed: return "snapshotFailed";
   }
   return "?";
 }

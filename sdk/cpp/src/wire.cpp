@@ -217,7 +217,7 @@ Frame encode_applied(Index applied) {
   return finish(message);
 }
 
-Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data, bool done) {
+Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data, bool done, std::string_view failed) {
   capnp::MallocMessageBuilder message;
   auto m = message.initRoot<app::ToSidecar>();
   m.setId(id);
@@ -225,6 +225,7 @@ Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data
   c.setIndex(index);
   c.setData(data_of(data));
   c.setDone(done);
+  if (!failed.empty()) c.setFailed(capnp::Text::Reader(failed.data(), failed.size()));
   return finish(message);
 }
 

@@ -66,7 +66,10 @@ Frame encode_propose(std::uint64_t id, std::uint64_t session, std::uint64_t seq,
 Frame encode_barrier(std::uint64_t id);
 Frame encode_status(std::uint64_t id);
 Frame encode_applied(Index applied);
-Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data, bool done);
+// `failed`, when not empty, ends the chunks with the reason the state could
+// not be produced (done must be set).
+Frame encode_snapshot_chunk(std::uint64_t id, Index index, std::string_view data, bool done,
+                            std::string_view failed = {});
 
 std::uint32_t protocol_version();
 

@@ -227,6 +227,48 @@ TEST(ClientProtocol, SnapshotRequestIsAnsweredInChunksOfThatIndex) {
   EXPECT_EQ(h.wait_calls(3).back(), "snapshot 2");
 }
 
+TEST(ClientProtocol, ASnapshotTheHandlerCannotWriteIsReportedFailedAndApplyingGoesOn) {
+  struct FailingSnapshots : RecordingHandler {
+    void snapshot(Index, SnapshotWriter& out) override {
+      out.write("part");  // some chunks may already have gone
+      throw std::runtime_error("no space for the temp file");
+    }
+  };
+  FakeSidecar sidecar;
+  FailingSnapshots h;
+  Reports reports;
+  Client client(h, options_for(sidecar, &reports));
+  sidecar.accept();
+  sidecar.attach(0);
+  sidecar.bootstrap();
+  sidecar.entry(1, 1, "a");
+  sidecar.snapshot_request(1);
+  std::uint64_t last_id = 0;
+  std::string failed;
+  for (int chunks = 0;; ++chunks) {
+    ASSERT_LT(chunks, 10) << "the last chunk never came";
+    auto message = sidecar.read();
+    auto m = sidecar.root(message);
+    ASSERT_EQ(m.which(), app::ToSidecar::SNAPSHOT_CHUNK);
+    auto c = m.getSnapshotChunk();
+    EXPECT_EQ(c.getIndex(), 1u);
+    if (c.getDone()) {
+      last_id = m.getId();
+      failed = c.getFailed();
+      break;
+    }
+  }
+  EXPECT_NE(last_id, 0u) << "the last chunk is a request the sidecar answers";
+  EXPECT_NE(failed.find("no space for the temp file"), std::string::npos) << failed;
+  auto report = reports.wait_for(ErrorCode::snapshot_failed);
+  ASSERT_TRUE(report);
+  EXPECT_NE(report->reason().find("index 1"), std::string::npos) << report->reason();
+  // The state is intact, so the stream goes on.
+  sidecar.entry(2, 1, "b");
+  EXPECT_EQ(h.wait_calls(3).back(), "entry 2 1 b");
+  EXPECT_TRUE(client.wait_applied(2, 20s));
+}
+
 TEST(ClientProtocol, ReconnectsAndReattachesWithTheAppliedIndexAndResendsProposals) {
   Attached a;
   auto& [sidecar, h, reports, client] = a;

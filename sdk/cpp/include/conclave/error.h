@@ -25,6 +25,9 @@ enum class ErrorCode {
   disconnected,    // the connection to the sidecar was lost (it is being re-established)
   stopped,         // the Client was stopped or destroyed
   handler_failed,  // a handler callback threw; the client stopped applying
+  // snapshot() threw: the SDK told the sidecar, which asks again later;
+  // applying goes on (the state itself is intact).
+  snapshot_failed,
 };
 
 // The code's name as the schema spells it ("noLeader", "unknown", ...).

@@ -63,6 +63,10 @@ class Handler {
 
   // Write the state as of exactly `index`: every callback up to `index`
   // has returned and none after it has run, so the current state is it.
+  // If it throws, the SDK tells the sidecar the snapshot failed (the
+  // sidecar asks again later), reports ErrorCode::snapshot_failed through
+  // on_error, and goes on applying: unlike the other callbacks, a failed
+  // snapshot leaves the state intact.
   virtual void snapshot(Index index, SnapshotWriter& out) = 0;
 };
 
