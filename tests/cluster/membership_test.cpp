@@ -130,6 +130,69 @@ TEST(Membership, NodeLostWithItsDiskIsReplacedByAFreshOne) {
   cluster.expect_disk_logs_agree(members);
 }
 
+// A majority lost for good: `conclavectl recover` on the stopped survivor
+// makes it the only voter, it elects itself, keeps every acknowledged
+// entry and commits again, and a fresh node joins it. Refused while the
+// node runs; without --yes it only prints the plan.
+TEST(Membership, MajorityLostRecoverMakesTheSurvivorTheOnlyVoter) {
+  Cluster cluster;
+  cluster.start_founders(3);
+  const std::uint64_t leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(cluster.propose_through_each(cluster.running_ids(), "before the loss"));
+  // Every node holds every acknowledged entry, so any survivor keeps them.
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked()));
+
+  const std::uint64_t survivor = leader == 1 ? 2 : 1;
+  for (auto id : cluster.ids()) {
+    if (id == survivor) continue;
+    cluster.kill9(id);
+    ASSERT_TRUE(cluster.wait_exit(id).has_value());
+    std::filesystem::remove_all(cluster.data_dir(id));
+  }
+  const std::string dir = cluster.data_dir(survivor);
+  const std::string id = std::to_string(survivor);
+
+  auto running = run_command({conclavectl_path(), "recover", "--data-dir", dir, "--id", id, "--yes"}, true);
+  EXPECT_EQ(running.exit_code, 1) << running.output;
+  EXPECT_NE(running.output.find("stop the node first"), std::string::npos) << running.output;
+
+  cluster.signal(survivor, SIGTERM);
+  ASSERT_TRUE(cluster.wait_exit(survivor).has_value());
+  const std::uint64_t last_before = cluster.disk_log(survivor).entries.back().index.value();
+
+  auto plan = run_command({conclavectl_path(), "recover", "--data-dir", dir, "--id", id}, true);
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("Run again with --yes"), std::string::npos) << plan.output;
+  EXPECT_EQ(cluster.disk_log(survivor).entries.back().index.value(), last_before) << "a plan changes nothing";
+
+  auto learner = run_command({conclavectl_path(), "recover", "--data-dir", dir, "--id", "9", "--yes"}, true);
+  EXPECT_EQ(learner.exit_code, 1) << learner.output;
+  EXPECT_NE(learner.output.find("not a member"), std::string::npos) << learner.output;
+
+  auto done = run_command({conclavectl_path(), "--json", "recover", "--data-dir", dir, "--id", id, "--yes"});
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  EXPECT_NE(done.output.find("\"changed\":true"), std::string::npos) << done.output;
+  const DiskLog forced = cluster.disk_log(survivor);
+  ASSERT_EQ(forced.entries.back().index.value(), last_before + 1);
+  EXPECT_EQ(forced.entries.back().type, raft::EntryType::kConfig);
+  expect_all_acked_present(forced, cluster.acked());
+
+  cluster.start(survivor);
+  ASSERT_EQ(cluster.wait_for_leader({survivor}), survivor);
+  ASSERT_TRUE(wait_for_voters(cluster, {survivor}));
+  ASSERT_TRUE(cluster.propose(survivor, "after the recovery").has_value());
+
+  const std::uint64_t fresh = cluster.add_node();
+  cluster.start(fresh, StartMode::kJoin, survivor);
+  ASSERT_TRUE(wait_for_voters(cluster, {survivor, fresh}));
+  ASSERT_TRUE(cluster.propose_through_each({survivor, fresh}, "grown again"));
+  ASSERT_TRUE(cluster.wait_for_commit(cluster.max_acked(), {survivor, fresh}));
+
+  cluster.stop_all();
+  cluster.expect_disk_logs_agree({survivor, fresh});
+}
+
 TEST(Membership, SigtermOnTheLeaderMovesLeadershipAndExitsZero) {
   Cluster cluster;
   cluster.start_founders(3);

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "sidecar/storage/data_dir.h"
+#include "tools/conclavectl/config_text.h"
 #include "tools/conclavectl/data_text.h"
 #include "sidecar/node/app_entry.h"
 #include "tools/conclavectl/json_writer.h"
@@ -41,18 +42,6 @@ const char* type_name(raft::EntryType type) {
   return "unknown";
 }
 
-std::string ids(const std::set<raft::NodeId>& set) {
-  std::string out;
-  for (auto id : set) out += (out.empty() ? "" : ",") + std::to_string(id.value());
-  return out.empty() ? "-" : out;
-}
-
-std::string config_text(const raft::Configuration& c) {
-  std::string out = "voters " + ids(c.voters) + " learners " + ids(c.learners);
-  for (const auto& [id, address] : c.addresses) out += " " + std::to_string(id.value()) + "=" + address;
-  return out;
-}
-
 // A config entry's change in words; nullopt if the data does not decode.
 std::optional<std::string> change_text(const std::string& data) {
   auto change = raft::decode_config_change(data);
@@ -65,16 +54,6 @@ std::optional<std::string> change_text(const std::string& data) {
     case raft::ConfigChangeType::kBootstrap: return "bootstrap " + config_text(change->founders);
   }
   return std::nullopt;
-}
-
-void config_json(JsonWriter& j, const raft::Configuration& c) {
-  j.begin_object().key("voters").begin_array();
-  for (auto id : c.voters) j.value(id.value());
-  j.end_array().key("learners").begin_array();
-  for (auto id : c.learners) j.value(id.value());
-  j.end_array().key("addresses").begin_object();
-  for (const auto& [id, address] : c.addresses) j.field(std::to_string(id.value()), address);
-  j.end_object().end_object();
 }
 
 int fail(const LogDumpOptions& options, const std::string& message) {

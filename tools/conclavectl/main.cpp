@@ -15,6 +15,7 @@
 #include "tools/conclavectl/admin_commands.h"
 #include "tools/conclavectl/json_writer.h"
 #include "tools/conclavectl/log_dump.h"
+#include "tools/conclavectl/recover.h"
 
 namespace {
 
@@ -130,6 +131,19 @@ int main(int argc, char** argv) {
   auto* from_option = log->add_option("--from", from, "first index to print");
   auto* to_option = log->add_option("--to", to, "last index to print");
 
+  conclave::ctl::RecoverOptions recover_options;
+  auto* recover = app.add_subcommand(
+      "recover", "after losing a majority for good: make this stopped node the only voter (see --help)");
+  recover->footer(
+      "Run on one stopped survivor, the voter with the longest log. It appends a configuration in which this "
+      "node is the only voter; started, the node elects itself and commits again. Entries only the lost nodes "
+      "held are lost; entries this node holds that never committed become committed. Wipe the lost nodes' data "
+      "before they ever start again and add them back as new members. Without --yes it only says what it would "
+      "do.");
+  recover->add_option("--data-dir", recover_options.data_dir, "the stopped node's data directory")->required();
+  recover->add_option("--id", recover_options.node_id, "the node's id")->required()->check(kNodeId);
+  recover->add_flag("--yes", recover_options.confirmed, "do it (otherwise only print the plan)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -137,6 +151,10 @@ int main(int argc, char** argv) {
     return usage_error(json_asked(argc, argv), std::string(e.what()) + " (see conclavectl --help)");
   }
 
+  if (recover->parsed()) {
+    recover_options.json = json;
+    return conclave::ctl::run_recover(recover_options);
+  }
   if (log->parsed()) {
     if (*from_option) log_options.from = from;
     if (*to_option) log_options.to = to;
