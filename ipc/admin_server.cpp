@@ -11,7 +11,7 @@ namespace conclave::ipc {
 AdminServer::AdminServer(boost::asio::io_context& io, AdminServerOptions options, AdminService& service)
     : options_(std::move(options)),
       service_(service),
-      listener_(io, UnixListenerOptions{options_.path, 0600, "admin socket", "--admin-socket"}) {}
+      listener_(io, UnixListenerOptions{options_.path, 0600, std::nullopt, "admin socket", "--admin-socket"}) {}
 
 AdminServer::~AdminServer() { stop(); }
 

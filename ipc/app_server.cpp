@@ -24,15 +24,17 @@ bool contains(const std::vector<T>& v, T x) {
 AppServer::AppServer(boost::asio::io_context& io, AppServerOptions options, AppService& service)
     : options_(std::move(options)),
       service_(service),
-      listener_(io, UnixListenerOptions{options_.path, options_.mode, "application socket", "--app-socket"}) {}
+      listener_(io, UnixListenerOptions{options_.path, options_.mode, options_.group, "application socket",
+                                        "--app-socket"}) {}
 
 AppServer::~AppServer() { stop(); }
 
 std::string AppServer::refusal(uid_t uid, gid_t gid) const {
   if (options_.allowed_uids.empty() && options_.allowed_gids.empty()) {
-    if (uid == 0 || uid == ::geteuid() || gid == ::getegid()) return {};
+    if (uid == 0 || uid == ::geteuid() || gid == options_.group.value_or(::getegid())) return {};
     return "uid " + std::to_string(uid) + " (gid " + std::to_string(gid) +
-           ") is neither this sidecar's user, its group nor root; add it to app_allowed_uids or app_allowed_gids";
+           ") is neither this sidecar's user, its socket's group nor root; add it to app_allowed_uids or "
+           "app_allowed_gids";
   }
   if (contains(options_.allowed_uids, uid) || contains(options_.allowed_gids, gid)) return {};
   return "uid " + std::to_string(uid) + " (gid " + std::to_string(gid) +

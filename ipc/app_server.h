@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,10 @@ namespace conclave::ipc {
 struct AppServerOptions {
   std::string path;
   mode_t mode = 0660;
+  // The socket's group (see UnixListenerOptions::group).
+  std::optional<gid_t> group;
   // Who may attach. Both empty: this process's own uid, root, and members of
-  // this process's group (what the socket's mode already allows).
+  // the socket's group (what the socket's mode already allows).
   std::vector<uid_t> allowed_uids;
   std::vector<gid_t> allowed_gids;
   std::size_t frame_bytes_max = 8u << 20;

@@ -71,8 +71,17 @@ void UnixListener::start(AcceptHandler on_accept) {
                              "; check that its directory exists and is writable");
   }
   ::chmod(path.c_str(), options_.mode);
+  if (options_.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *options_.group) != 0) {
+    const std::string why = std::strerror(errno);
+    acceptor_.close(ec);
+    ::unlink(path.c_str());
+    throw std::runtime_error("cannot give the " + options_.what + " at '" + path + "' to group " +
+                             std::to_string(*options_.group) + ": " + why +
+                             " (the sidecar's user must be a member of that group)");
+  }
   started_ = true;
-  spdlog::info("{}: serving {} (mode {:04o})", options_.what, path, static_cast<unsigned>(options_.mode));
+  spdlog::info("{}: serving {} (mode {:04o}{})", options_.what, path, static_cast<unsigned>(options_.mode),
+               options_.group ? ", group " + std::to_string(*options_.group) : std::string());
   accept();
 }
 

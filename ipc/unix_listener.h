@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,9 @@ namespace conclave::ipc {
 struct UnixListenerOptions {
   std::string path;
   mode_t mode = 0600;
+  // The group to give the socket (the process must belong to it); none:
+  // the process's own.
+  std::optional<gid_t> group;
   // For logs and errors: "admin socket", and the flag that sets the path.
   std::string what = "socket";
   std::string flag;

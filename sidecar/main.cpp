@@ -95,6 +95,13 @@ int run(const node::NodeConfig& config) {
   ipc::AdminServer admin(io, ipc::AdminServerOptions{config.admin_socket}, node);
   ipc::AppServerOptions app_options;
   app_options.path = config.app_socket;
+  app_options.mode = static_cast<mode_t>(config.app_socket_mode_bits);
+  if (config.app_socket_gid) app_options.group = static_cast<gid_t>(*config.app_socket_gid);
+  if ((config.app_socket_mode_bits & 0006) != 0) {
+    spdlog::warn("app_socket_mode {} lets every user on this machine connect to the application socket; "
+                 "SO_PEERCRED still checks them against app_allowed_uids/gids",
+                 config.app_socket_mode);
+  }
   app_options.allowed_uids.assign(config.app_allowed_uids.begin(), config.app_allowed_uids.end());
   app_options.allowed_gids.assign(config.app_allowed_gids.begin(), config.app_allowed_gids.end());
   ipc::AppServer apps(io, app_options, node);

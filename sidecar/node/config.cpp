@@ -4,6 +4,7 @@
 #include "sidecar/node/config.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 
 #include <charconv>
 #include <filesystem>
@@ -98,6 +99,8 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"advertise", toml_string(&NodeConfig::advertise)},
       {"admin_socket", toml_string(&NodeConfig::admin_socket)},
       {"app_socket", toml_string(&NodeConfig::app_socket)},
+      {"app_socket_mode", toml_string(&NodeConfig::app_socket_mode)},
+      {"app_socket_group", toml_string(&NodeConfig::app_socket_group)},
       {"app_allowed_uids", toml_id_list(&NodeConfig::app_allowed_uids)},
       {"app_allowed_gids", toml_id_list(&NodeConfig::app_allowed_gids)},
       {"solo", toml_bool(&NodeConfig::solo)},
@@ -152,6 +155,37 @@ void bind_flag(CLI::App& app, std::vector<Override>& out, NodeConfig& cli, bool 
                const std::string& name, const std::string& help) {
   CLI::Option* o = app.add_flag(name, cli.*field, help);
   out.push_back({o, [field](NodeConfig& dst, const NodeConfig& src) { dst.*field = src.*field; }});
+}
+
+// app_socket_mode: octal text such as "0660". The owner (the sidecar) must
+// be able to use it; execute bits mean nothing on a socket and are refused
+// as a likely typo.
+std::uint32_t parse_socket_mode(const std::string& text) {
+  std::uint32_t mode = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || mode > 0777) {
+    throw ConfigError("app_socket_mode", "'" + text + "' is not an octal mode such as \"0660\"");
+  }
+  if ((mode & 0600) != 0600 || (mode & 0111) != 0) {
+    throw ConfigError("app_socket_mode", "'" + text + "' must give the owner read and write and no one execute "
+                                         "(e.g. \"0660\" for the group, \"0600\" for the sidecar's user alone)");
+  }
+  return mode;
+}
+
+// app_socket_group: a group name, or a number; empty means the sidecar's own.
+std::optional<std::uint32_t> resolve_group(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::uint32_t gid = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), gid);
+  if (ec == std::errc{} && end == text.data() + text.size()) return gid;
+  std::vector<char> buffer(16384);
+  group entry{};
+  group* found = nullptr;
+  if (::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    throw ConfigError("app_socket_group", "no group named '" + text + "' on this machine (see getent group)");
+  }
+  return found->gr_gid;
 }
 
 std::string read_text_file(const std::string& key, const std::string& path) {
@@ -292,6 +326,8 @@ void finish_and_validate(NodeConfig& c) {
   if (c.app_socket == c.admin_socket) {
     throw ConfigError("app_socket", "'" + c.app_socket + "' is also the admin socket; give each its own path");
   }
+  c.app_socket_mode_bits = parse_socket_mode(c.app_socket_mode);
+  c.app_socket_gid = resolve_group(c.app_socket_group);
 
   if (c.snapshot_timeout_ms < 1) throw ConfigError("snapshot_timeout_ms", "must be >= 1 millisecond");
   if (c.tick_ms < 1 || c.tick_ms > 60000) throw ConfigError("tick_ms", "must be in 1..60000 milliseconds");
@@ -382,6 +418,10 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
   bind_option(app, overrides, cli, &NodeConfig::admin_socket, "--admin-socket", "admin UNIX socket (<data-dir>/admin.sock)");
   bind_option(app, overrides, cli, &NodeConfig::app_socket, "--app-socket",
               "application UNIX socket (<data-dir>/app.sock)");
+  bind_option(app, overrides, cli, &NodeConfig::app_socket_mode, "--app-socket-mode",
+              "the application socket's mode, octal (0660)");
+  bind_option(app, overrides, cli, &NodeConfig::app_socket_group, "--app-socket-group",
+              "the group owning the application socket, a name or gid (default: the sidecar's own group)");
   bind_option(app, overrides, cli, &NodeConfig::app_allowed_uids, "--app-allowed-uids",
               "uids that may attach (default: this user, its group, root)")->delimiter(',');
   bind_option(app, overrides, cli, &NodeConfig::app_allowed_gids, "--app-allowed-gids", "gids that may attach")

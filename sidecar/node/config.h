@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,20 @@ struct NodeConfig {
   std::string advertise;
   // The admin socket (conclavectl). Default: <data_dir>/admin.sock.
   std::string admin_socket;
-  // The application socket (schema/app.capnp), mode 0660. Default:
-  // <data_dir>/app.sock.
+  // The application socket (schema/app.capnp). Default: <data_dir>/app.sock.
   std::string app_socket;
+  // Its mode, octal text: owner read-write, group at most read-write, no
+  // access for others unless asked ("0666" logs a warning). Default "0660".
+  std::string app_socket_mode = "0660";
+  // The group that owns it (a name or a number; conclaved must be a member
+  // of it). Empty: the sidecar's own group. Set after parsing:
+  // app_socket_gid.
+  std::string app_socket_group;
+  std::optional<std::uint32_t> app_socket_gid;
+  std::uint32_t app_socket_mode_bits = 0660;
   // Who may attach to the application socket (checked with SO_PEERCRED).
-  // Both empty: the sidecar's own user, its group, and root.
+  // Both empty: the sidecar's own user, its group (or app_socket_group's),
+  // and root.
   std::vector<std::uint32_t> app_allowed_uids;
   std::vector<std::uint32_t> app_allowed_gids;
 

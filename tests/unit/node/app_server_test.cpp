@@ -272,6 +272,19 @@ TEST_F(AppServerTest, ProtocolViolationsCloseOnlyTheirSessionWithAReason) {
   EXPECT_EQ(status->root<app::FromSidecar>().getAnswer().getStatus().getNodeId(), 7u);
 }
 
+TEST_F(AppServerTest, TheSocketTakesTheConfiguredModeAndGroup) {
+  // A group this process may give files to: its own, or any when root.
+  const gid_t group = ::geteuid() == 0 ? ::getegid() + 4242 : ::getegid();
+  options_.mode = 0600;
+  options_.group = group;
+  AppServer server(io_, options_, service_);
+  server.start();
+  struct stat st {};
+  ASSERT_EQ(::stat(options_.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_gid, group);
+}
+
 TEST_F(AppServerTest, AProcessWhoseUidIsNotAllowedIsRefusedBeforeAttaching) {
   // Nobody's uid: the test process is not on the list.
   options_.allowed_uids = {::geteuid() + 12345};

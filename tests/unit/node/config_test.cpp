@@ -2,6 +2,8 @@
 // overrides, and refusals that name the key at fault.
 #include "sidecar/node/config.h"
 
+#include <grp.h>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -147,6 +149,37 @@ TEST_F(ConfigTest, BadValuesAreRefusedNamingTheKey) {
             "cluster_secret_file");
   EXPECT_EQ(with({"--id", "x", "--solo"}), "command line");
   EXPECT_EQ(with({"--bogus"}), "command line");
+}
+
+TEST_F(ConfigTest, ApplicationSocketModeAndGroup) {
+  const std::vector<std::string> base = {"--id", "1", "--cluster-id", "c", "--data-dir", "/d", "--solo",
+                                         "--peer-listen", "h:1", "--peer-plaintext"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const NodeConfig defaults = parse(base).config;
+  EXPECT_EQ(defaults.app_socket_mode_bits, 0660u);
+  EXPECT_FALSE(defaults.app_socket_gid) << "the sidecar's own group";
+
+  const NodeConfig set = parse(with({"--app-socket-mode", "0640", "--app-socket-group", "0"})).config;
+  EXPECT_EQ(set.app_socket_mode_bits, 0640u);
+  EXPECT_EQ(set.app_socket_gid, std::optional<std::uint32_t>(0));
+  const group* root_group = ::getgrgid(0);
+  ASSERT_NE(root_group, nullptr);
+  EXPECT_EQ(parse(with({"--app-socket-group", root_group->gr_name})).config.app_socket_gid,
+            std::optional<std::uint32_t>(0))
+      << "a name resolves to its gid";
+
+  for (const char* bad : {"", "660x", "0999", "01660", "0460", "0760", "0661"}) {
+    EXPECT_EQ(refused_key(with({"--app-socket-mode", bad})), "app_socket_mode") << "'" << bad << "'";
+  }
+  EXPECT_EQ(refused_key(with({"--app-socket-group", "no-such-group-here"})), "app_socket_group");
+  const std::string toml = write("c.toml", "app_socket_mode = \"0600\"\napp_socket_group = \"7\"\n");
+  const NodeConfig from_file = parse(with({"--config", toml})).config;
+  EXPECT_EQ(from_file.app_socket_mode_bits, 0600u);
+  EXPECT_EQ(from_file.app_socket_gid, std::optional<std::uint32_t>(7));
 }
 
 TEST_F(ConfigTest, SecretFileFirstLineIsTheSecret) {
