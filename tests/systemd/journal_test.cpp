@@ -29,6 +29,7 @@
 
 #include "sidecar/node/journal_sink.h"
 #include "tests/support/free_port.h"
+#include "tests/support/read_file.h"
 #include "tests/support/stand_in_journald.h"
 
 namespace conclave::systemd_test {
@@ -38,18 +39,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using test_support::free_port;
 using test_support::StandInJournald;
+using test_support::read_file;
 
 // Every wait is bounded by this; only a failure waits that long.
 constexpr auto kPatience = std::chrono::seconds(30);
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-
 
 // A solo conclaved with stderr on `log_path` and JOURNAL_STREAM set to
 // `journal_stream` (computed from the log file when empty); SIGKILLed at

@@ -30,12 +30,14 @@
 #include "sidecar/node/config.h"
 #include "sidecar/node/service_manager.h"
 #include "tests/support/free_port.h"
+#include "tests/support/read_file.h"
 #include "tools/conclavectl/admin_client.h"
 
 namespace conclave::systemd_test {
 namespace {
 
 using test_support::free_port;
+using test_support::read_file;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -44,13 +46,6 @@ using std::chrono::milliseconds;
 constexpr auto kPatience = std::chrono::seconds(30);
 // systemd's WatchdogSec, as the daemon receives it; it pings every half.
 constexpr milliseconds kWatchdog{200};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // A directory under /tmp (short: a UNIX socket path has 108 bytes), removed
 // afterwards.
@@ -124,7 +119,6 @@ class NotifySocket {
   std::string path_;
   int fd_ = -1;
 };
-
 
 // A conclaved started as systemd would start it for a Type=notify unit with
 // WatchdogSec=: NOTIFY_SOCKET and WATCHDOG_USEC in its environment.
