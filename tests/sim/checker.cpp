@@ -35,11 +35,16 @@ std::optional<std::uint64_t> Checker::known_prefix_hash(Index index, Term term) 
 }
 
 void Checker::on_slots_removed(NodeId node, const std::vector<LogSlot>& removed,
-                               const StoredLog& after) {
+                               const StoredLog& after, Term written_term) {
   for (const LogSlot& slot : removed) {
     const Index index = slot.entry.index;
     if (index > committed_through()) continue;
     if (slot.prefix_hash != history_[index.value()].prefix_hash) continue;
+    // Entries from a leader whose term may be below the one that committed
+    // this slot: a deposed leader's late append to a lagging node. Raft
+    // lets it cut the slot there; leaders of the commit term and later hold
+    // it (leader completeness, checked in on_role) and restore it.
+    if (written_term < history_[index.value()].commit_term_bound) continue;
     const std::optional<std::uint64_t> now = after.prefix_hash_at(index);
     if (now && *now == slot.prefix_hash) continue;  // rewritten with the same entry
     fail("committed entry lost") << "node " << node << " truncated its entry at index " << index

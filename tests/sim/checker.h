@@ -11,7 +11,10 @@
 //   state-machine safety every node applies the same entry at each index, and
 //                      an installed snapshot equals the applied history;
 //   no lost writes     a committed entry is never truncated from a log that
-//                      holds it, and acknowledged writes reach every member;
+//                      holds it by a leader of its commit term or later (a
+//                      stale leader may still cut it from a lagging log, as
+//                      Raft allows; the committing leader's successors put
+//                      it back), and acknowledged writes reach every member;
 //   linearizable reads a read reflects every write acknowledged, and every
 //                      read completed, before it was issued;
 //   deltas             durable term never decreases, a vote never changes
@@ -58,9 +61,11 @@ class Checker {
   void on_log_slot(raft::NodeId node, const LogSlot& slot);
   // The prefix hash of the entry (index, term) as some log held it.
   std::optional<std::uint64_t> known_prefix_hash(raft::Index index, raft::Term term) const;
-  // Slots a write removed or overwrote; `after` is the log after the write.
+  // Slots a write removed or overwrote; `after` is the log after the write,
+  // `written_term` the highest term among the entries written (the leader
+  // that sent them had at least that term).
   void on_slots_removed(raft::NodeId node, const std::vector<LogSlot>& removed,
-                        const StoredLog& after);
+                        const StoredLog& after, raft::Term written_term);
 
   // --- state machines
   void on_apply(raft::NodeId node, const raft::Entry& entry, const MachineState& after);

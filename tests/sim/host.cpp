@@ -317,7 +317,9 @@ void Host::persist(const raft::Ready& rd) {
     for (const raft::Entry& e : rd.entries) {
       if (const LogSlot* slot = log.at(e.index)) checker.on_log_slot(id_, *slot);
     }
-    checker.on_slots_removed(id_, removed, log);
+    raft::Term written_term;
+    for (const raft::Entry& e : rd.entries) written_term = std::max(written_term, e.term);
+    checker.on_slots_removed(id_, removed, log, written_term);
   }
   if (rd.hard_state) disk_.write_hard_state(*rd.hard_state);
 }
@@ -346,7 +348,14 @@ void Host::check_send_contract(const raft::Message& m) const {
                                 << durable.hard_state.term << ", vote " << durable.hard_state.vote
                                 << ")";
   }
-  if (m.type == MessageType::kAppendResponse && !m.reject) {
+  // An acknowledgement stepped while a Ready was held may leave after a
+  // later term is durable, and after that term's leader had the entries it
+  // names cut. It is safe, as a late grant is: while the node held them it
+  // refused every candidate whose log lacked them, so no leader that could
+  // cut them was elected with this node's help, and its old term's leader
+  // cannot have committed them with a majority that elected the new one.
+  // Acknowledgements in the durable term are checked against the disk.
+  if (m.type == MessageType::kAppendResponse && !m.reject && m.term == durable.hard_state.term) {
     const std::optional<std::uint64_t> on_disk = durable.log.prefix_hash_at(m.match_index);
     const std::optional<std::uint64_t> in_view = disk_.view().log.prefix_hash_at(m.match_index);
     const bool covered_by_base = m.match_index < durable.log.base_index();

@@ -110,7 +110,22 @@ TEST(Checker, TruncatingACommittedEntryFails) {
   c.on_log_slot(NodeId(1), *log.at(Index(1)));
   c.on_apply(NodeId(1), log.at(Index(1))->entry, apply_entry(MachineState{}, entry(1, 1, "a")));
   const std::vector<LogSlot> removed = log.write({entry(1, 2, "b")});
-  EXPECT_THROW(c.on_slots_removed(NodeId(1), removed, log), Violation);
+  EXPECT_THROW(c.on_slots_removed(NodeId(1), removed, log, Term(2)), Violation);
+}
+
+TEST(Checker, ADeposedLeadersLateAppendMayCutACommittedEntryFromALaggingLog) {
+  Checker c(raft::Configuration{});
+  StoredLog log;
+  log.write({entry(1, 1, "a")});
+  c.on_log_slot(NodeId(1), *log.at(Index(1)));
+  c.on_role(NodeId(1), raft::Role::kLeader, Term(3), log);  // committed under a term-3 leader
+  c.on_apply(NodeId(1), log.at(Index(1))->entry, apply_entry(MachineState{}, entry(1, 1, "a")));
+  StoredLog lagging;
+  lagging.write({entry(1, 1, "a")});
+  const std::vector<LogSlot> removed = lagging.write({entry(1, 2, "b")});  // from the term-2 leader
+  EXPECT_NO_THROW(c.on_slots_removed(NodeId(2), removed, lagging, Term(2)));
+  const std::vector<LogSlot> again = log.write({entry(1, 3, "c")});  // a term-3 leader may not
+  EXPECT_THROW(c.on_slots_removed(NodeId(1), again, log, Term(3)), Violation);
 }
 
 TEST(Checker, AStaleReadFails) {
