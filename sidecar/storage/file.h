@@ -3,7 +3,7 @@
 // Production uses PosixFilesystem; fault tests wrap it to inject EIO and
 // ENOSPC at chosen calls, which is how we show that nothing is acknowledged
 // after a failed write or fsync. Kept deliberately small (positional I/O,
-// fdatasync, truncate, directory fsync) so a wrapper stays trivial.
+// fdatasync, write-out, truncate, directory fsync) so a wrapper stays trivial.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,11 @@ class File {
   virtual Status read_at(std::uint64_t offset, std::size_t size, std::string& out) = 0;
   // fdatasync: data and the metadata needed to read it (the size) are durable.
   virtual Status sync() = 0;
+  // Writes the range's dirty pages to the device and waits for them
+  // (sync_file_range): no durability promise, neither for metadata nor
+  // through the device's cache. It paces a large write, so that megabytes
+  // of it do not sit in the device's queue ahead of a log's fdatasync.
+  virtual Status write_out(std::uint64_t offset, std::uint64_t length) = 0;
   virtual Status truncate(std::uint64_t size) = 0;
   virtual Result<std::uint64_t> size() = 0;
   virtual const std::string& path() const = 0;

@@ -58,6 +58,14 @@ class PosixFile final : public File {
     return {};
   }
 
+  Status write_out(std::uint64_t offset, std::uint64_t length) override {
+    const unsigned flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length), flags) != 0) {
+      return errno_error(errno, "sync_file_range", path_);
+    }
+    return {};
+  }
+
   Status truncate(std::uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return errno_error(errno, "ftruncate", path_);
     return {};

@@ -220,6 +220,8 @@ class SegmentedLog {
   Status create_open_segment(raft::Index first);  // mu_ held
   Status seal_open_segment();                      // mu_ held
   Status flush_pending();                          // mu_ held, no sync running
+  // Where the record of `index` (held by `segment`) ends in its file.
+  static std::uint64_t end_of_entry(const Segment& segment, raft::Index index);
   Status remove_segment_file(const Segment& segment);
   Status fail(const Error& error);                 // mu_ held
   Status stopped_error() const;

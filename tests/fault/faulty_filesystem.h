@@ -29,6 +29,7 @@ struct FaultPlan {
   // finished sync is counted, so a test can tell what was durable when a
   // message left.
   std::atomic<bool> hold_syncs{false};
+  std::atomic<long> syncs_started{0};
   std::atomic<long> syncs_finished{0};
 
   bool take_sync() {
@@ -64,6 +65,7 @@ class FaultyFile final : public File {
     return real_->read_at(offset, size, out);
   }
   Status sync() override {
+    ++plan_.syncs_started;
     const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (plan_.hold_syncs.load() && std::chrono::steady_clock::now() < bound) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -73,6 +75,7 @@ class FaultyFile final : public File {
     ++plan_.syncs_finished;
     return s;
   }
+  Status write_out(std::uint64_t offset, std::uint64_t length) override { return real_->write_out(offset, length); }
   Status truncate(std::uint64_t size) override { return real_->truncate(size); }
   Result<std::uint64_t> size() override { return real_->size(); }
   const std::string& path() const override { return real_->path(); }

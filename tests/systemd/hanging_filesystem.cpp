@@ -43,6 +43,7 @@ class HangingFile final : public File {
     hang_while(trigger_);
     return real_->sync();
   }
+  Status write_out(std::uint64_t offset, std::uint64_t length) override { return real_->write_out(offset, length); }
   Status truncate(std::uint64_t size) override { return real_->truncate(size); }
   Result<std::uint64_t> size() override { return real_->size(); }
   const std::string& path() const override { return real_->path(); }

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "tests/fault/faulty_filesystem.h"
 #include "tests/unit/storage/log_test_entries.h"
 #include "tests/unit/storage/temp_dir.h"
 
@@ -160,6 +161,36 @@ TEST(SegmentedLog, ConcurrentAppendersShareSyncs) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(log->durable_index(), Index(200));
   EXPECT_EQ(log->read(Index(1), Index(200)).value(), entries(1, 200));
+}
+
+// The node's applications read committed entries while the next batch
+// syncs on another thread; a read of what is already in the file must not
+// wait for that fdatasync (it would stall the node's loop behind it).
+TEST(SegmentedLog, ReadingWrittenEntriesDoesNotWaitForARunningSync) {
+  TempDir dir;
+  testing::FaultPlan plan;
+  testing::FaultyFilesystem fs(plan);
+  LogOptions options;
+  options.preallocate = false;  // no preparer thread syncing behind the test's back
+  auto opened = SegmentedLog::open(fs, dir / "log", options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto log = std::move(opened).value();
+  ASSERT_TRUE(log->append(entries(1, 3)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  ASSERT_TRUE(log->append(entries(4, 5)).ok());
+
+  plan.hold_syncs = true;
+  const long started = plan.syncs_started.load();
+  const long finished = plan.syncs_finished.load();
+  std::thread syncer([&] { EXPECT_TRUE(log->sync(Index(5)).ok()); });
+  while (plan.syncs_started.load() == started) std::this_thread::yield();
+
+  EXPECT_EQ(log->read(Index(1), Index(3)).value(), entries(1, 3));
+  EXPECT_EQ(plan.syncs_finished.load(), finished) << "the read waited for the sync of entries 4-5";
+
+  plan.hold_syncs = false;
+  syncer.join();
+  EXPECT_EQ(log->read(Index(1), Index(5)).value(), entries(1, 5));
 }
 
 TEST(SegmentedLog, ReadDetectsDamageAfterOpen) {
