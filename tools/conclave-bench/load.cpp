@@ -124,13 +124,16 @@ void Load::propose_next(Proposer& p) {
   });
 }
 
-LoadResult Load::run() {
+LoadResult Load::run(const std::function<void()>& at_window_edge) {
   window_start_ = Clock::now() + options_.warmup;
   window_end_ = window_start_ + options_.measure;
   for (auto& p : proposers_) {
     for (int k = 0; k < options_.inflight; ++k) propose_next(*p);
   }
+  std::this_thread::sleep_until(window_start_);
+  if (at_window_edge) at_window_edge();
   std::this_thread::sleep_until(window_end_);
+  if (at_window_edge) at_window_edge();
   const auto drain_deadline = Clock::now() + kDrainTimeout;
   for (auto& p : proposers_) {
     while (p->inflight.load(std::memory_order_acquire) > 0 && Clock::now() < drain_deadline) {

@@ -49,8 +49,9 @@ class Load {
   // The leader's node id as the first client's sidecar reports it (0 if
   // unknown); call after wait_ready.
   std::uint64_t leader();
-  // Runs warm-up then the measured window, then drains.
-  LoadResult run();
+  // Runs warm-up then the measured window, then drains; calls
+  // at_window_edge (if given) as the window opens and as it closes.
+  LoadResult run(const std::function<void()>& at_window_edge = {});
 
  private:
   struct Proposer;

@@ -11,7 +11,9 @@
 // batched) and latency as a multiple of one fdatasync + one round trip (the
 // least a single commit can take). Both limits are measured on an idle
 // machine and with a CPU kept awake; the ratios use the awake figures
-// (machine_limits.h says why).
+// (machine_limits.h says why). Last, the CPU time the nodes and the
+// clients spent per committed entry in the window: the figure to compare
+// changes by on a machine whose neighbours come and go (cpu_usage.h).
 //
 // HOW. Unless --socket is given, it starts its own cluster of --nodes real
 // conclaved processes on loopback (temporary data dirs, free ports, fsync
@@ -36,6 +38,7 @@
 #include <memory>
 #include <optional>
 
+#include "cpu_usage.h"
 #include "load.h"
 #include "local_cluster.h"
 #include "machine_limits.h"
@@ -130,8 +133,14 @@ int main(int argc, char** argv) {
       }
       return 1;
     }
-    const LoadResult result = driver->run();
+    std::vector<CpuSample> cpu;  // at the window's start and end
+    const std::vector<pid_t> pids = cluster ? cluster->pids() : std::vector<pid_t>{};
+    const LoadResult result = driver->run([&] { cpu.push_back(sample_cpu(pids)); });
     print_report(run, machine, result);
+    if (cpu.size() == 2) {
+      const std::string line = describe_cpu(cpu[0], cpu[1], result.committed);
+      if (!line.empty()) std::printf("cpu:        %s\n", line.c_str());
+    }
     if (result.committed == 0) {
       std::fprintf(stderr, "conclave-bench: nothing committed in the measured window%s%s\n",
                    result.first_error.empty() ? "" : ": ", result.first_error.c_str());
