@@ -17,11 +17,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace conclave::node {
 
@@ -43,17 +44,24 @@ class SessionFilter {
   bool operator==(const SessionFilter& other) const;
 
  private:
+  // Every node runs admit for every entry and every attached application,
+  // so it allocates nothing in the common case: a client's seqs commit
+  // nearly in order, so `seen` grows at the back and is cut at the front.
   struct Session {
     std::uint64_t floor = 0;
     std::uint64_t last_index = 0;
-    std::set<std::uint64_t> seen;
+    std::deque<std::uint64_t> seen;  // ascending, all >= floor
     bool operator==(const Session&) const = default;
   };
   void forget_least_recent();
+  // Rebuilds activity_ from sessions_, dropping stale records.
+  void compact_activity();
 
   std::map<std::uint64_t, Session> sessions_;
-  // last_index -> session, to find the least recently active.
-  std::map<std::uint64_t, std::uint64_t> by_activity_;
+  // (index, session) for each admit, in index order; a record is stale once
+  // its session was active again later (its last_index moved on). The first
+  // live record names the least recently active session.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> activity_;
 };
 
 }  // namespace conclave::node

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
+#include <set>
 
 namespace conclave::node {
 namespace {
@@ -52,6 +54,70 @@ TEST(SessionFilter, ForgetsTheLeastRecentlyActiveSessionBeyondTheBound) {
   EXPECT_EQ(f.sessions(), SessionFilter::kSessionsMax);
   EXPECT_TRUE(f.admit(SessionFilter::kSessionsMax + 2, 1, 1, 1)) << "session 1 was forgotten";
   EXPECT_FALSE(f.admit(SessionFilter::kSessionsMax + 3, 3, 1, 1)) << "session 3 was not";
+}
+
+TEST(SessionFilter, ASessionActiveAgainIsNotTheLeastRecent) {
+  SessionFilter f;
+  for (std::uint64_t s = 1; s <= SessionFilter::kSessionsMax; ++s) (void)f.admit(s, s, 1, 1);
+  std::uint64_t index = SessionFilter::kSessionsMax;
+  (void)f.admit(++index, 1, 2, 1);              // session 1 is now the most recent
+  (void)f.admit(++index, 999999999, 1, 1);      // one too many: session 2 goes
+  EXPECT_EQ(f.sessions(), SessionFilter::kSessionsMax);
+  EXPECT_FALSE(f.admit(++index, 1, 1, 1)) << "session 1 was kept";
+  EXPECT_TRUE(f.admit(++index, 2, 1, 1)) << "session 2 was forgotten";
+}
+
+TEST(SessionFilter, ForgetsTheLowestSeqsBeyondTheBound) {
+  SessionFilter f;
+  std::uint64_t index = 0;
+  for (std::uint64_t seq = 1; seq <= SessionFilter::kSeqsMax + 1; ++seq) ASSERT_TRUE(f.admit(++index, 7, seq, 1));
+  EXPECT_TRUE(f.admit(++index, 7, 1, 1)) << "seq 1 was forgotten (the documented double delivery)";
+  EXPECT_FALSE(f.admit(++index, 7, 3, 1)) << "seq 3 was not";
+}
+
+// The plainest statement of the rules (std::set per session, no bounds
+// reached), against which the filter's decisions are checked on a long
+// random history of retries, reordering and rising floors.
+class ReferenceFilter {
+ public:
+  bool admit(std::uint64_t session, std::uint64_t seq, std::uint64_t floor) {
+    if (session == 0) return true;
+    auto& [f, seen] = sessions_[session];
+    if (floor > f) {
+      f = floor;
+      seen.erase(seen.begin(), seen.lower_bound(floor));
+    }
+    return seq >= f && seen.insert(seq).second;
+  }
+
+ private:
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::set<std::uint64_t>>> sessions_;
+};
+
+TEST(SessionFilter, DecidesAsTheReferenceOnARandomHistory) {
+  std::mt19937_64 rng(7);
+  SessionFilter f;
+  ReferenceFilter ref;
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> clients;  // session -> next seq, floor
+  for (std::uint64_t index = 1; index <= 50000; ++index) {
+    const std::uint64_t session = rng() % 40;
+    auto& [next, floor] = clients[session];
+    std::uint64_t seq;
+    switch (rng() % 10) {
+      case 0: seq = floor > 3 ? floor - 1 - rng() % 3 : 0; break;  // a retry below the floor
+      case 1: seq = floor + rng() % (next - floor + 1); break;     // a retry of one in flight
+      case 2: seq = next + 1 + rng() % 5; break;                  // committed ahead of its turn
+      default: seq = next++;
+    }
+    if (rng() % 4 == 0 && floor < next) floor += 1 + rng() % (next - floor);
+    ASSERT_EQ(f.admit(index, session, seq, floor), ref.admit(session, seq, floor))
+        << "entry " << index << ": session " << session << " seq " << seq << " floor " << floor;
+    if (index == 25000) {
+      auto copy = SessionFilter::decode(f.encode());
+      ASSERT_TRUE(copy.has_value());
+      f = std::move(*copy);
+    }
+  }
 }
 
 }  // namespace
