@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +29,7 @@
 #include "sidecar/node/journal_sink.h"
 #include "tests/support/free_port.h"
 #include "tests/support/read_file.h"
+#include "tests/support/spawn.h"
 #include "tests/support/stand_in_journald.h"
 
 namespace conclave::systemd_test {
@@ -40,6 +40,7 @@ using Clock = std::chrono::steady_clock;
 using test_support::free_port;
 using test_support::StandInJournald;
 using test_support::read_file;
+using test_support::spawn_logged;
 
 // Every wait is bounded by this; only a failure waits that long.
 constexpr auto kPatience = std::chrono::seconds(30);
@@ -54,6 +55,7 @@ class Daemon {
     if (log < 0) throw std::runtime_error("cannot open " + log_path);
     struct stat st {};
     ::fstat(log, &st);
+    ::close(log);
     std::string env_stream = journal_stream.empty() ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)
                                                     : journal_stream;
     std::vector<std::string> argv{CONCLAVED_PATH, "--id", "1", "--cluster-id", "journal-test", "--data-dir",
@@ -61,24 +63,7 @@ class Daemon {
                                   "127.0.0.1:" + std::to_string(free_port()), "--admin-socket", dir + "/admin.sock",
                                   "--app-socket", dir + "/app.sock", "--tick-ms", "10", "--no-fsync",
                                   "--peer-plaintext"};
-    std::vector<std::string> env{"JOURNAL_STREAM=" + env_stream};
-    std::vector<char*> c_argv, c_env;
-    for (auto& a : argv) c_argv.push_back(a.data());
-    for (auto& e : env) c_env.push_back(e.data());
-    c_argv.push_back(nullptr);
-    c_env.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(log, STDOUT_FILENO);
-      ::dup2(log, STDERR_FILENO);
-      ::execve(c_argv[0], c_argv.data(), c_env.data());
-      ::_exit(127);
-    }
-    ::close(log);
+    pid_ = spawn_logged(argv, {"JOURNAL_STREAM=" + env_stream}, log_path);
   }
   ~Daemon() {
     ::kill(pid_, SIGKILL);

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -31,6 +30,7 @@
 #include "sidecar/node/service_manager.h"
 #include "tests/support/free_port.h"
 #include "tests/support/read_file.h"
+#include "tests/support/spawn.h"
 #include "tools/conclavectl/admin_client.h"
 
 namespace conclave::systemd_test {
@@ -134,26 +134,7 @@ class Daemon {
     std::vector<std::string> env{"NOTIFY_SOCKET=" + notify_socket,
                                  "WATCHDOG_USEC=" + std::to_string(kWatchdog.count() * 1000)};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> c_argv, c_env;
-    for (auto& a : argv) c_argv.push_back(a.data());
-    for (auto& e : env) c_env.push_back(e.data());
-    c_argv.push_back(nullptr);
-    c_env.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      // Dies with the test, so a failed or timed-out test leaves nothing behind.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log >= 0) {
-        ::dup2(log, STDOUT_FILENO);
-        ::dup2(log, STDERR_FILENO);
-      }
-      ::execve(c_argv[0], c_argv.data(), c_env.data());
-      ::_exit(127);
-    }
+    pid_ = test_support::spawn_logged(argv, env, log_path);
   }
   ~Daemon() {
     if (pid_ > 0 && !exited_) {
