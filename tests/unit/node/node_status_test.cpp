@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "tests/unit/node/node_cluster.h"
 
 namespace conclave::node {
@@ -42,22 +44,25 @@ void three_founders(Cluster& cluster) {
   }
 }
 
-Node* a_follower(Cluster& cluster, Node* leader) {
+// Three founders, once a leader is elected and a follower knows it: the
+// leader and that follower, or nulls if that does not happen in time.
+std::pair<Node*, Node*> settled_leader_and_follower(Cluster& cluster) {
+  three_founders(cluster);
+  if (!cluster.run_until([&] { return cluster.leader() != nullptr; })) return {};
+  Node* leader = cluster.leader();
   for (std::uint64_t id = 1; id <= 3; ++id) {
     Node* n = cluster.node(NodeId(id));
-    if (n != nullptr && n != leader) return n;
+    if (n == nullptr || n == leader) continue;
+    if (!cluster.run_until([&] { return n->status().leader != raft::kNoNode; })) return {};
+    return {leader, n};
   }
-  return nullptr;
+  return {};
 }
 
 TEST_F(NodeStatusTest, AFollowerRelaysTheLeadersView) {
   Cluster cluster("cluster-status");
-  three_founders(cluster);
-  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
-  Node* leader = cluster.leader();
-  Node* follower = a_follower(cluster, leader);
-  ASSERT_NE(follower, nullptr);
-  ASSERT_TRUE(cluster.run_until([&] { return follower->status().leader != raft::kNoNode; }));
+  auto [leader, follower] = settled_leader_and_follower(cluster);
+  ASSERT_NE(follower, nullptr) << "no leader elected, or no follower learned of it";
   const std::uint64_t leader_id = leader->status().id.value();
 
   auto own = ask_cluster_status(*leader);
@@ -95,12 +100,8 @@ TEST_F(NodeStatusTest, AFollowerRelaysTheLeadersView) {
 
 TEST_F(NodeStatusTest, ALeaderThatWentAwayIsATimeoutNamingIt) {
   Cluster cluster("cluster-status-gone");
-  three_founders(cluster);
-  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
-  Node* leader = cluster.leader();
-  Node* follower = a_follower(cluster, leader);
-  ASSERT_NE(follower, nullptr);
-  ASSERT_TRUE(cluster.run_until([&] { return follower->status().leader != raft::kNoNode; }));
+  auto [leader, follower] = settled_leader_and_follower(cluster);
+  ASSERT_NE(follower, nullptr) << "no leader elected, or no follower learned of it";
   const std::uint64_t leader_id = leader->status().id.value();
   ASSERT_EQ(follower->status().leader.value(), leader_id);
 
