@@ -289,15 +289,15 @@ bool Cluster::wait_for_commit(std::uint64_t index, std::set<std::uint64_t> ids, 
         all = false;
         continue;
       }
-      seen << " node " << id << ": commit " << s->commit_index << ";";
-      if (s->commit_index < index) all = false;
+      seen << " node " << id << ": commit " << s->commit_index << ", applied " << s->applied_index << ";";
+      if (s->applied_index < index) all = false;
     }
     if (all) return true;
     last_seen = seen.str();
     if (Clock::now() >= until) break;
     std::this_thread::sleep_for(kPollInterval);
   }
-  ADD_FAILURE() << "commit index " << index << " not reached within " << deadline.count()
+  ADD_FAILURE() << "index " << index << " not applied everywhere within " << deadline.count()
                 << " s; last seen:" << last_seen;
   return false;
 }

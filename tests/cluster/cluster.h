@@ -114,8 +114,10 @@ class Cluster {
   // Proposes "<tag> via node <id>" through each node of `ids` in turn, as
   // propose() does; false (the test failed) at the first that fails.
   bool propose_through_each(const std::set<std::uint64_t>& ids, const std::string& tag);
-  // Waits until every node in `ids` (default: every running node) reports a
-  // commit index of at least `index`.
+  // Waits until every node in `ids` (default: every running node) has
+  // applied `index`: its own copy is durable then. (A commit index alone
+  // may cover entries the node holds only in memory, which a stop right
+  // after may rightly lose: the node never acknowledged them.)
   bool wait_for_commit(std::uint64_t index, std::set<std::uint64_t> ids = {},
                        std::chrono::seconds deadline = kCommitDeadline);
   // The largest acknowledged index so far.
