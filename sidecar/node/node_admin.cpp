@@ -186,8 +186,15 @@ void Node::propose_anywhere(std::string data, ipc::Reply reply) {
     return reply(AdminReply::failure(AdminError::kRejected, "too many proposals are waiting for the leader; retry"));
   }
   std::uint64_t id = next_forward_id_++;
+  if (!network_->send_forward(leader, peer::ForwardedProposal{id, std::move(data), 0, 0})) {
+    // Not queued, so it never left: say so now rather than at the
+    // deadline, and the retry (the SDK's own, for this code) is safe.
+    return reply(AdminReply::failure(AdminError::kNoLeader,
+                                     "node " + std::to_string(leader.value()) +
+                                         ", the leader, cannot be reached from this node just now; the proposal "
+                                         "was not sent, so retrying it is safe"));
+  }
   forwards_[id] = PendingForward{std::move(reply), tick_count_ + ticks(20), leader};
-  network_->send_forward(leader, peer::ForwardedProposal{id, std::move(data), 0, 0});
 }
 
 void Node::on_forwarded_proposal(NodeId from, peer::ForwardedProposal proposal) {

@@ -18,7 +18,10 @@ class PeerNetwork {
   virtual void set_peer_addresses(const std::map<raft::NodeId, std::string>& addresses) = 0;
   virtual void send(raft::Message message) = 0;
   virtual void send_snapshot(raft::Message message, peer::SnapshotChunkSource source) = 0;
-  virtual void send_forward(raft::NodeId to, peer::ForwardedProposal proposal) = 0;
+  // False when the proposal was not even queued (no connection to `to`,
+  // or one backing off after a failure, or a full queue): it certainly
+  // did not leave.
+  virtual bool send_forward(raft::NodeId to, peer::ForwardedProposal proposal) = 0;
   virtual void send_forward_result(raft::NodeId to, peer::ForwardResult result) = 0;
   virtual void send_join(const std::string& address, peer::JoinRequest request) = 0;
   virtual void send_join_result(const peer::JoinRequest& to, peer::JoinResult result) = 0;
@@ -39,8 +42,8 @@ class TransportNetwork final : public PeerNetwork {
   void send_snapshot(raft::Message message, peer::SnapshotChunkSource source) override {
     transport_.send_snapshot(std::move(message), std::move(source));
   }
-  void send_forward(raft::NodeId to, peer::ForwardedProposal proposal) override {
-    transport_.send_forward(to, std::move(proposal));
+  bool send_forward(raft::NodeId to, peer::ForwardedProposal proposal) override {
+    return transport_.send_forward(to, std::move(proposal));
   }
   void send_forward_result(raft::NodeId to, peer::ForwardResult result) override {
     transport_.send_forward_result(to, std::move(result));

@@ -289,10 +289,13 @@ void Transport::send_snapshot(raft::Message message, SnapshotChunkSource source)
   conn->send_snapshot(std::move(message), std::move(source));
 }
 
-void Transport::send_forward(raft::NodeId to, ForwardedProposal proposal) {
+bool Transport::send_forward(raft::NodeId to, ForwardedProposal proposal) {
   auto conn = impl_->peer(to);
-  if (!conn) return impl_->dropped(to, "no address known");
-  conn->send(forward_frame(proposal));
+  if (!conn) {
+    impl_->dropped(to, "no address known");
+    return false;
+  }
+  return conn->send(forward_frame(proposal));
 }
 
 void Transport::send_forward_result(raft::NodeId to, ForwardResult result) {

@@ -202,7 +202,8 @@ class Transport {
   // InstallSnapshot `message` with the last chunk. A new stream to the same
   // peer replaces one in progress.
   void send_snapshot(raft::Message message, SnapshotChunkSource source);
-  void send_forward(raft::NodeId to, ForwardedProposal proposal);
+  // False if the proposal was not queued (see Outbound::send): it did not leave.
+  bool send_forward(raft::NodeId to, ForwardedProposal proposal);
   void send_forward_result(raft::NodeId to, ForwardResult result);
   void send_status_request(raft::NodeId to, StatusRequest request);
   void send_status_result(raft::NodeId to, const StatusResult& result);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "sidecar/node/node.h"
@@ -33,16 +34,26 @@ class InProcessNetwork final : public PeerNetwork {
   void set_peer_addresses(const std::map<NodeId, std::string>&) override {}
   void send(raft::Message m) override;
   void send_snapshot(raft::Message m, peer::SnapshotChunkSource source) override;
-  void send_forward(NodeId to, peer::ForwardedProposal p) override;
+  bool send_forward(NodeId to, peer::ForwardedProposal p) override;
   void send_forward_result(NodeId to, peer::ForwardResult r) override;
   void send_join(const std::string& address, peer::JoinRequest r) override;
   void send_join_result(const peer::JoinRequest& to, peer::JoinResult r) override;
   void send_status_request(NodeId to, peer::StatusRequest r) override;
   void send_status_result(NodeId to, peer::StatusResult r) override;
+  // While set, nothing this node sends to `to` leaves, and send_forward
+  // says so, as the transport does while a connection backs off.
+  void set_unreachable(NodeId to, bool unreachable) {
+    if (unreachable) {
+      unreachable_.insert(to);
+    } else {
+      unreachable_.erase(to);
+    }
+  }
 
  private:
   Cluster& cluster_;
   NodeId self_;
+  std::set<NodeId> unreachable_;
 };
 
 struct Member {
@@ -145,6 +156,7 @@ class Cluster {
 
 inline void InProcessNetwork::send(raft::Message m) {
   if (cluster_.on_send) cluster_.on_send(m);
+  if (unreachable_.count(m.to)) return;
   boost::asio::post(cluster_.io(), [this, m = std::move(m)]() mutable {
     if (Node* n = cluster_.node(m.to)) n->on_raft_message(std::move(m));
   });
@@ -183,10 +195,12 @@ inline void InProcessNetwork::send_snapshot(raft::Message m, peer::SnapshotChunk
   }
 }
 
-inline void InProcessNetwork::send_forward(NodeId to, peer::ForwardedProposal p) {
+inline bool InProcessNetwork::send_forward(NodeId to, peer::ForwardedProposal p) {
+  if (unreachable_.count(to)) return false;
   boost::asio::post(cluster_.io(), [this, to, from = self_, p = std::move(p)]() mutable {
     if (Node* n = cluster_.node(to)) n->on_forwarded_proposal(from, std::move(p));
   });
+  return true;
 }
 
 inline void InProcessNetwork::send_forward_result(NodeId to, peer::ForwardResult r) {

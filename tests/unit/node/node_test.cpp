@@ -60,6 +60,39 @@ TEST_F(NodeTest, FoundersElectALeaderAndAFollowerForwardsProposals) {
   }));
 }
 
+// A follower whose connection to the leader is down (backing off) cannot
+// queue a forwarded proposal: it says so at once, as noLeader (which the
+// SDK retries), instead of holding the caller until the deadline.
+TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderRefusesAForwardAtOnce) {
+  Cluster cluster("unreachable-leader");
+  std::map<std::uint64_t, std::string> members;
+  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    NodeConfig c = cluster.config(id);
+    c.initial_members = members;
+    cluster.add(c);
+  }
+  ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
+  Node* leader = cluster.leader();
+  std::uint64_t follower_id = 0;
+  for (std::uint64_t id = 1; id <= 3 && follower_id == 0; ++id) {
+    if (cluster.node(NodeId(id)) != leader) follower_id = id;
+  }
+  Node* follower = cluster.node(NodeId(follower_id));
+  ASSERT_TRUE(cluster.run_until([&] { return follower->status().leader != raft::kNoNode; }));
+
+  cluster.member(follower_id).network->set_unreachable(leader->status().id, true);
+  auto refused = propose(*follower, "not sent");
+  ASSERT_TRUE(refused->done) << "answered before the loop ran again";
+  EXPECT_EQ(refused->reply.error, ipc::AdminError::kNoLeader);
+  EXPECT_NE(refused->reply.reason.find("was not sent"), std::string::npos) << refused->reply.reason;
+
+  cluster.member(follower_id).network->set_unreachable(leader->status().id, false);
+  auto sent = propose(*follower, "sent");
+  ASSERT_TRUE(cluster.run_until([&] { return sent->done; }));
+  EXPECT_EQ(sent->reply.error, ipc::AdminError::kNone) << sent->reply.reason;
+}
+
 TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
   Cluster cluster("join");
   NodeConfig founder = cluster.config(1);
