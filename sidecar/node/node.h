@@ -115,6 +115,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void on_join_result(peer::JoinResult result) override;
   void on_status_request(raft::NodeId from, peer::StatusRequest request) override;
   void on_status_result(raft::NodeId from, peer::StatusResult result) override;
+  void on_connection_lost(raft::NodeId peer) override;
 
   // ipc::AdminService
   void admin_status(ipc::Reply reply) override;
@@ -224,6 +225,9 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   // will not hear so here; tell the waiters now rather than at the timeout.
   void fail_pending_on_step_down();
   void fail_forwards_not_to(raft::NodeId leader);
+  // Answers at once, with `reason` (outcome unknown), every forward sent to
+  // a node for which `sent_to` holds.
+  void fail_forwards_where(const std::function<bool(raft::NodeId)>& sent_to, const std::string& reason);
   ipc::AdminReply not_leader_reply() const;
   std::string address_of(raft::NodeId id) const;
   void membership_request(const raft::ConfigChange& change, ipc::Reply reply);

@@ -134,17 +134,33 @@ void Node::fail_pending_on_step_down() {
 }
 
 void Node::fail_forwards_not_to(NodeId leader) {
+  fail_forwards_where([leader](NodeId to) { return to != leader; },
+                      "the leader the proposal was forwarded to lost leadership; it may still commit, so its "
+                      "outcome is unknown");
+}
+
+void Node::fail_forwards_where(const std::function<bool(NodeId)>& sent_to, const std::string& reason) {
   for (auto it = forwards_.begin(); it != forwards_.end();) {
-    if (it->second.to == leader) {
+    if (!sent_to(it->second.to)) {
       ++it;
       continue;
     }
     auto reply = std::move(it->second.reply);
     it = forwards_.erase(it);
-    reply(AdminReply::failure(AdminError::kRejected,
-                              "the leader the proposal was forwarded to lost leadership; it may still commit, so "
-                              "its outcome is unknown"));
+    reply(AdminReply::failure(AdminError::kRejected, reason));
   }
+}
+
+void Node::on_connection_lost(NodeId peer) {
+  if (stopped_) return;
+  // Raft resends what it lost; a forwarded proposal is not resent, and
+  // its answer may never come. Its caller hears now that the outcome is
+  // unknown (the SDK retries such a proposal with the same session and
+  // seq, which commits it once).
+  fail_forwards_where([peer](NodeId to) { return to == peer; },
+                      "the connection to node " + std::to_string(peer.value()) +
+                          ", the leader, failed with the forwarded proposal on it; it may still commit, so its "
+                          "outcome is unknown");
 }
 
 namespace {

@@ -294,6 +294,7 @@ void Outbound::fail(const std::string& reason, bool refused) {
   }
   counters_.last_error = reason;
   counters_.frames_dropped += lost;
+  if (lost > 0 && expected_ != raft::kNoNode && !ctx_->stopped) ctx_->handler->on_connection_lost(expected_);
   queue_.clear();
   in_flight_.clear();
   queued_bytes_ = 0;

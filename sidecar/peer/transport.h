@@ -152,6 +152,10 @@ class TransportHandler {
   virtual void on_join_result(JoinResult result) = 0;
   virtual void on_status_request(raft::NodeId from, StatusRequest request) = 0;
   virtual void on_status_result(raft::NodeId from, StatusResult result) = 0;
+  // This node's connection to member `peer` failed with frames on it: those
+  // queued were dropped, and the one being written may or may not have
+  // arrived. (Raft recovers by itself; requests waiting for answers cannot.)
+  virtual void on_connection_lost(raft::NodeId peer) = 0;
 };
 
 // Pulls the next chunk of a snapshot being sent; an empty string means the

@@ -62,8 +62,10 @@ TEST_F(NodeTest, FoundersElectALeaderAndAFollowerForwardsProposals) {
 
 // A follower whose connection to the leader is down (backing off) cannot
 // queue a forwarded proposal: it says so at once, as noLeader (which the
-// SDK retries), instead of holding the caller until the deadline.
-TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderRefusesAForwardAtOnce) {
+// SDK retries), instead of holding the caller until the deadline. One
+// whose connection fails with the forward on it says the outcome is
+// unknown, also at once.
+TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderAnswersAForwardAtOnce) {
   Cluster cluster("unreachable-leader");
   std::map<std::uint64_t, std::string> members;
   for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
@@ -91,6 +93,14 @@ TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderRefusesAForwardAtOnce) {
   auto sent = propose(*follower, "sent");
   ASSERT_TRUE(cluster.run_until([&] { return sent->done; }));
   EXPECT_EQ(sent->reply.error, ipc::AdminError::kNone) << sent->reply.reason;
+
+  // Queued, then the connection fails under it: the caller hears at once
+  // that the outcome is unknown (it may have arrived, and here it has).
+  auto lost = propose(*follower, "on a failing connection");
+  follower->on_connection_lost(leader->status().id);
+  ASSERT_TRUE(lost->done);
+  EXPECT_EQ(lost->reply.error, ipc::AdminError::kRejected);
+  EXPECT_NE(lost->reply.reason.find("outcome is unknown"), std::string::npos) << lost->reply.reason;
 }
 
 TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {

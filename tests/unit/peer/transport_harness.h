@@ -35,6 +35,7 @@ struct Recorder : TransportHandler {
   std::vector<JoinResult> join_results;
   std::vector<std::pair<raft::NodeId, StatusRequest>> status_requests;
   std::vector<std::pair<raft::NodeId, StatusResult>> status_results;
+  std::vector<raft::NodeId> connections_lost;
   std::set<raft::NodeId> members;
   bool accept_anyone = false;
   // Called as each chunk arrives, before it is recorded.
@@ -63,6 +64,7 @@ struct Recorder : TransportHandler {
   void on_status_result(raft::NodeId from, StatusResult r) override {
     status_results.emplace_back(from, std::move(r));
   }
+  void on_connection_lost(raft::NodeId peer) override { connections_lost.push_back(peer); }
 };
 
 inline TransportOptions options_for(std::uint64_t id) {

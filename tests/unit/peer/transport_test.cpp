@@ -308,6 +308,26 @@ TEST(PeerTransport, ReconnectsAfterThePeerRestarts) {
   EXPECT_GT(b->recorder.raft.front().context, 1u);
 }
 
+// What a failed connection drops is reported, so a node can answer the
+// forwarded proposals that were on it; a send refused outright says so.
+TEST(PeerTransport, AConnectionThatFailsWithFramesOnItIsReported) {
+  asio::io_context io;
+  TestNode a(io, options_for(1));
+  const NodeId b(2);
+  std::uint16_t closed_port = 0;
+  {
+    // A port that refuses connections: bound once, then closed.
+    asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = probe.local_endpoint().port();
+  }
+  a.transport->set_peer_addresses({{b, "127.0.0.1:" + std::to_string(closed_port)}});
+  EXPECT_TRUE(a.transport->send_forward(b, ForwardedProposal{7, "data", 0, 0})) << "queued while dialing";
+  ASSERT_TRUE(run_until(io, [&] { return !a.recorder.connections_lost.empty(); }));
+  EXPECT_EQ(a.recorder.connections_lost.front(), b);
+  EXPECT_FALSE(a.transport->send_forward(b, ForwardedProposal{8, "data", 0, 0})) << "refused while backing off";
+  EXPECT_FALSE(a.transport->send_forward(NodeId(9), ForwardedProposal{9, "data", 0, 0})) << "no address";
+}
+
 TEST(PeerTransport, AFullSendQueueDropsInsteadOfGrowing) {
   asio::io_context io;
   // A listener that accepts and then says nothing: the handshake never
