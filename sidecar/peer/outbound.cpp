@@ -59,7 +59,9 @@ bool Outbound::send(kj::Array<capnp::word> frame) {
   } else {
     pump();
   }
-  return true;
+  // A dial that failed at once (an address that does not parse) dropped
+  // the frame with the queue.
+  return state_ != State::kBackoff;
 }
 
 void Outbound::enqueue(kj::Array<capnp::word> frame, bool chunk) {

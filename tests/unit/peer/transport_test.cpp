@@ -320,12 +320,13 @@ TEST(PeerTransport, AConnectionThatFailsWithFramesOnItIsReported) {
     asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     closed_port = probe.local_endpoint().port();
   }
-  a.transport->set_peer_addresses({{b, "127.0.0.1:" + std::to_string(closed_port)}});
+  a.transport->set_peer_addresses({{b, "127.0.0.1:" + std::to_string(closed_port)}, {NodeId(3), "no port here"}});
   EXPECT_TRUE(a.transport->send_forward(b, ForwardedProposal{7, "data", 0, 0})) << "queued while dialing";
   ASSERT_TRUE(run_until(io, [&] { return !a.recorder.connections_lost.empty(); }));
   EXPECT_EQ(a.recorder.connections_lost.front(), b);
   EXPECT_FALSE(a.transport->send_forward(b, ForwardedProposal{8, "data", 0, 0})) << "refused while backing off";
   EXPECT_FALSE(a.transport->send_forward(NodeId(9), ForwardedProposal{9, "data", 0, 0})) << "no address";
+  EXPECT_FALSE(a.transport->send_forward(NodeId(3), ForwardedProposal{10, "data", 0, 0})) << "an address that fails at once";
 }
 
 TEST(PeerTransport, AFullSendQueueDropsInsteadOfGrowing) {
