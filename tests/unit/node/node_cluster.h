@@ -112,6 +112,19 @@ class Cluster {
     return *m.node;
   }
 
+  // Founds a cluster of nodes 1..n; with fsync on, a test can make a
+  // node's disk fail at fdatasync (member(id).faults).
+  void add_founders(std::uint64_t n, bool fsync = false) {
+    std::map<std::uint64_t, std::string> members;
+    for (std::uint64_t id = 1; id <= n; ++id) members[id] = address(id);
+    for (std::uint64_t id = 1; id <= n; ++id) {
+      NodeConfig c = config(id);
+      c.initial_members = members;
+      c.no_fsync = !fsync;
+      add(c);
+    }
+  }
+
   Node* node(NodeId id) {
     auto it = members_.find(id.value());
     if (it == members_.end() || it->second.node->stopped()) return nullptr;

@@ -32,22 +32,10 @@ std::shared_ptr<Answer> ask_cluster_status(Node& n) {
   return answer;
 }
 
-// Three founders with fsync on, so that a test can make one's disk fail.
-void three_founders(Cluster& cluster) {
-  std::map<std::uint64_t, std::string> members;
-  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    NodeConfig c = cluster.config(id);
-    c.initial_members = members;
-    c.no_fsync = false;
-    cluster.add(c);
-  }
-}
-
 // Three founders, once a leader is elected and a follower knows it: the
 // leader and that follower, or nulls if that does not happen in time.
 std::pair<Node*, Node*> settled_leader_and_follower(Cluster& cluster) {
-  three_founders(cluster);
+  cluster.add_founders(3, /*fsync=*/true);
   if (!cluster.run_until([&] { return cluster.leader() != nullptr; })) return {};
   Node* leader = cluster.leader();
   for (std::uint64_t id = 1; id <= 3; ++id) {

@@ -27,13 +27,7 @@ class NodeTest : public ::testing::Test {
 
 TEST_F(NodeTest, FoundersElectALeaderAndAFollowerForwardsProposals) {
   Cluster cluster("founders");
-  std::map<std::uint64_t, std::string> members;
-  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    NodeConfig c = cluster.config(id);
-    c.initial_members = members;
-    cluster.add(c);
-  }
+  cluster.add_founders(3);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   Node* follower = nullptr;
@@ -67,13 +61,7 @@ TEST_F(NodeTest, FoundersElectALeaderAndAFollowerForwardsProposals) {
 // unknown, also at once.
 TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderAnswersAForwardAtOnce) {
   Cluster cluster("unreachable-leader");
-  std::map<std::uint64_t, std::string> members;
-  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    NodeConfig c = cluster.config(id);
-    c.initial_members = members;
-    cluster.add(c);
-  }
+  cluster.add_founders(3);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   std::uint64_t follower_id = 0;
@@ -151,13 +139,7 @@ TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
 
 TEST_F(NodeTest, ALeaderHandsOffLeadershipWhenShutDown) {
   Cluster cluster("shutdown");
-  std::map<std::uint64_t, std::string> members;
-  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    NodeConfig c = cluster.config(id);
-    c.initial_members = members;
-    cluster.add(c);
-  }
+  cluster.add_founders(3);
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* old_leader = cluster.leader();
   const NodeId old_id = old_leader->status().id;
@@ -175,22 +157,9 @@ TEST_F(NodeTest, ALeaderHandsOffLeadershipWhenShutDown) {
   }));
 }
 
-// Three voters with fsync on (the failure is injected at fdatasync).
-Cluster& three_with_fsync(Cluster& cluster) {
-  std::map<std::uint64_t, std::string> members;
-  for (std::uint64_t id = 1; id <= 3; ++id) members[id] = Cluster::address(id);
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    NodeConfig c = cluster.config(id);
-    c.initial_members = members;
-    c.no_fsync = false;
-    cluster.add(c);
-  }
-  return cluster;
-}
-
 TEST_F(NodeTest, AFailedSyncStopsTheLeaderWithoutAcknowledgingTheEntry) {
   Cluster cluster("failstop");
-  three_with_fsync(cluster);
+  cluster.add_founders(3, /*fsync=*/true);  // the failure is injected at fdatasync
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   auto first = propose(*leader, "durable");
@@ -210,7 +179,7 @@ TEST_F(NodeTest, AFailedSyncStopsTheLeaderWithoutAcknowledgingTheEntry) {
 
 TEST_F(NodeTest, AFollowerWhoseSyncFailsNeverAcknowledgesTheEntry) {
   Cluster cluster("followerfail");
-  three_with_fsync(cluster);
+  cluster.add_founders(3, /*fsync=*/true);  // the failure is injected at fdatasync
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   auto first = propose(*leader, "durable");
@@ -240,7 +209,7 @@ TEST_F(NodeTest, AFollowerAcknowledgesAnEntryOnlyAfterItsSyncFinished) {
   // reading: an acknowledgement that left before the sync covering its
   // entry finished would be counted by the leader as durable when it is not.
   Cluster cluster("ackaftersync");
-  three_with_fsync(cluster);
+  cluster.add_founders(3, /*fsync=*/true);  // syncs are held at fdatasync
   ASSERT_TRUE(cluster.run_until([&] { return cluster.leader() != nullptr; }));
   Node* leader = cluster.leader();
   auto first = propose(*leader, "warm");
