@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
           LocalClusterOptions{.conclaved_path = conclaved, .nodes = nodes, .fsync = !no_fsync, .temp_base = temp_base()});
       load.sockets = cluster->app_sockets();
       run.cluster = std::to_string(nodes) + " local nodes in " + cluster->dir() + ", fsync " + (no_fsync ? "off" : "on");
+      run.shared_disk = nodes > 1;
     } else {
       run.cluster = "attached to " + std::to_string(load.sockets.size()) + " socket(s)";
     }

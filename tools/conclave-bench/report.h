@@ -12,6 +12,9 @@ namespace conclave::bench {
 struct RunDescription {
   std::string cluster;  // "3 local nodes, fsync on" or "attached to 2 sockets"
   bool fsync = true;    // whether a commit owes an fdatasync (sets the latency floor)
+  // The nodes' logs are on one disk (a local cluster): the leader's and a
+  // follower's fdatasync of one entry are flushed one after the other.
+  bool shared_disk = false;
   int clients = 0;
   int inflight = 0;
   std::size_t entry_bytes = 0;
