@@ -78,6 +78,7 @@ void ClientCore::stop_for_good(Error error) {
     if (!stopped_) stopped_ = error;
   }
   state_ = State::stopped;
+  batch_.clear();
   if (error.code() != ErrorCode::stopped) report(error);
   table_.fail_all(error);
   if (stream_) stream_->close();
@@ -115,10 +116,14 @@ void ClientCore::connect() {
         }
         std::uint64_t generation = ++generation_;
         stream_ = std::make_shared<FrameStream>(
-            std::move(*connecting_), [this, generation](Frame f) { on_frame(generation, std::move(f)); },
+            std::move(*connecting_),
+            [this, generation](kj::ArrayPtr<const capnp::word> f) { on_frame(generation, f); },
+            [this, generation] { on_batch_end(generation); },
             [this, generation](std::string why) { lose_connection(generation, std::move(why)); });
         connecting_.reset();
         closing_.reset();
+        in_batch_ = false;
+        pump_after_batch_ = false;
         state_ = State::attaching;
         attach_id_ = table_.reserve_id();
         applied_sent_ = dispatcher_.applied();  // the attach says it
@@ -135,11 +140,12 @@ void ClientCore::schedule_reconnect() {
   });
 }
 
-void ClientCore::on_frame(std::uint64_t generation, Frame frame) {
+void ClientCore::on_frame(std::uint64_t generation, kj::ArrayPtr<const capnp::word> frame) {
   if (generation != generation_ || !stream_) return;
+  in_batch_ = true;
   Incoming in;
   try {
-    in = decode(frame.asPtr());
+    in = decode(frame);
   } catch (const Error& e) {
     // A message this SDK cannot read will come again after a reconnect:
     // stop rather than loop.
@@ -147,7 +153,21 @@ void ClientCore::on_frame(std::uint64_t generation, Frame frame) {
   }
   if (in.is_answer) return on_answer(in.answer);
   if (in.event.kind == StreamEvent::Kind::closing) return on_closing(in.event);
-  if (!dispatcher_.push(generation, std::move(in.event))) stream_->pause();
+  batch_.push_back(std::move(in.event));
+}
+
+void ClientCore::on_batch_end(std::uint64_t generation) {
+  if (generation != generation_ || !stream_) return;
+  in_batch_ = false;
+  flush_events(generation);
+  if (pump_after_batch_) {
+    pump_after_batch_ = false;
+    pump();
+  }
+}
+
+void ClientCore::flush_events(std::uint64_t generation) {
+  if (!dispatcher_.push(generation, batch_) && stream_) stream_->pause();
 }
 
 void ClientCore::on_answer(const Answer& a) {
@@ -157,7 +177,11 @@ void ClientCore::on_answer(const Answer& a) {
     return;
   }
   table_.answer(a, Clock::now());
-  pump();
+  if (in_batch_) {
+    pump_after_batch_ = true;
+  } else {
+    pump();
+  }
 }
 
 void ClientCore::on_attached(const Answer& a) {
@@ -182,6 +206,10 @@ void ClientCore::on_closing(const StreamEvent& closing) {
 
 void ClientCore::lose_connection(std::uint64_t generation, std::string why) {
   if (generation != generation_ || (state_ != State::attaching && state_ != State::attached)) return;
+  // What this connection delivered before it broke is still the stream.
+  flush_events(generation);
+  in_batch_ = false;
+  pump_after_batch_ = false;
   if (stream_) stream_->close();
   stream_.reset();
   // A closing message already said why; the socket's end adds nothing.

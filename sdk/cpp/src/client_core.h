@@ -52,7 +52,11 @@ class ClientCore final : public DispatchSink {
 
   void connect();
   void schedule_reconnect();
-  void on_frame(std::uint64_t generation, Frame frame);
+  void on_frame(std::uint64_t generation, kj::ArrayPtr<const capnp::word> frame);
+  // The end of one read's frames: their events go to the dispatcher
+  // together, and the answers' follow-up sends go out once.
+  void on_batch_end(std::uint64_t generation);
+  void flush_events(std::uint64_t generation);
   void on_answer(const Answer& answer);
   void on_attached(const Answer& answer);
   void on_closing(const StreamEvent& closing);
@@ -74,6 +78,9 @@ class ClientCore final : public DispatchSink {
   std::shared_ptr<FrameStream> stream_;
   std::uint64_t attach_id_ = 0;
   std::set<std::uint64_t> snapshot_ids_;  // last chunks awaiting the sidecar's answer
+  std::vector<StreamEvent> batch_;        // decoded events not yet handed to the dispatcher
+  bool in_batch_ = false;                 // delivering one read's frames
+  bool pump_after_batch_ = false;
   std::optional<Error> closing_;          // what the sidecar said before closing
   boost::asio::steady_timer request_timer_;
   std::optional<Clock::time_point> request_timer_at_;  // what request_timer_ waits for

@@ -126,63 +126,85 @@ void Dispatcher::stop() {
   applied_cv_.notify_all();
 }
 
-bool Dispatcher::push(std::uint64_t generation, StreamEvent event) {
-  std::lock_guard lock(mutex_);
-  buffered_bytes_ += cost_of(event);
-  queue_.push_back(Item{generation, false, std::move(event)});
-  queue_cv_.notify_one();
-  if (buffered_bytes_ > buffer_bytes_max_) reading_paused_ = true;
-  return !reading_paused_;
+bool Dispatcher::push(std::uint64_t generation, std::vector<StreamEvent>& events) {
+  if (events.empty()) return true;
+  bool wake;
+  bool reading;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& event : events) {
+      buffered_bytes_ += cost_of(event);
+      queue_.push_back(Item{generation, false, std::move(event)});
+    }
+    if (buffered_bytes_ > buffer_bytes_max_) reading_paused_ = true;
+    reading = !reading_paused_;
+    wake = consumer_waiting_;
+  }
+  events.clear();
+  if (wake) queue_cv_.notify_one();
+  return reading;
 }
 
 void Dispatcher::push_end(std::uint64_t generation) {
-  std::lock_guard lock(mutex_);
-  queue_.push_back(Item{generation, true, {}});
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Item{generation, true, {}});
+  }
   queue_cv_.notify_one();
 }
 
 std::optional<Dispatcher::Item> Dispatcher::pop() {
-  bool resume = false;
-  std::optional<Item> item;
-  {
-    std::unique_lock lock(mutex_);
-    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return std::nullopt;
-    item = std::move(queue_.front());
-    queue_.pop_front();
-    if (!item->end) buffered_bytes_ -= cost_of(item->event);
-    if (reading_paused_ && buffered_bytes_ <= buffer_bytes_max_ / 2) {
-      reading_paused_ = false;
-      resume = true;
+  if (taken_.empty()) {
+    bool resume = false;
+    {
+      std::unique_lock lock(mutex_);
+      consumer_waiting_ = true;
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      consumer_waiting_ = false;
+      if (stopping_) return std::nullopt;
+      taken_.swap(queue_);
+      for (const Item& item : taken_) {
+        if (!item.end) buffered_bytes_ -= cost_of(item.event);
+      }
+      if (reading_paused_ && buffered_bytes_ <= buffer_bytes_max_ / 2) {
+        reading_paused_ = false;
+        resume = true;
+      }
     }
+    if (resume) sink_.resume_reading();
+  } else if (stopping_) {
+    return std::nullopt;
   }
-  if (resume) sink_.resume_reading();
+  std::optional<Item> item(std::move(taken_.front()));
+  taken_.pop_front();
   return item;
 }
 
-Index Dispatcher::applied() const {
-  std::lock_guard lock(mutex_);
-  return applied_;
-}
+Index Dispatcher::applied() const { return applied_.load(); }
 
 bool Dispatcher::wait_applied(Index index, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || applied_ >= index; }) && applied_ >= index;
+  ++applied_waiters_;
+  bool reached = applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || applied_.load() >= index; });
+  --applied_waiters_;
+  return reached && applied_.load() >= index;
 }
 
 void Dispatcher::set_applied(Index index) {
-  {
-    std::lock_guard lock(mutex_);
-    applied_ = index;
-  }
+  applied_.store(index);
+  // Both sides are sequentially consistent: either a waiter counted itself
+  // before this store (and is woken here, the lock ordering the wake after
+  // its check), or its check sees the new index.
+  if (applied_waiters_.load() == 0) return;
+  { std::lock_guard lock(mutex_); }
   applied_cv_.notify_all();
 }
 
 void Dispatcher::notify_applied(bool force) {
   Index now = applied();
   if (now == notified_) return;
-  bool idle;
-  {
+  bool idle = taken_.empty();
+  if (idle) {
     std::lock_guard lock(mutex_);
     idle = queue_.empty();
   }

@@ -5,12 +5,14 @@
 // join: the join's) and streams snapshot requests' answers back.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "conclave/handler.h"
 #include "wire.h"
@@ -45,9 +47,11 @@ class Dispatcher {
   ~Dispatcher();
 
   void start();
-  // I/O thread. False once the buffer is over its bound: stop reading until
-  // the sink's resume_reading().
-  bool push(std::uint64_t generation, StreamEvent event);
+  // I/O thread: the events of one read, in order, handed over under one
+  // lock with at most one wake-up (per event, the handoff cost more than
+  // decoding). Empties `events`. False once the buffer is over its bound:
+  // stop reading until the sink's resume_reading().
+  bool push(std::uint64_t generation, std::vector<StreamEvent>& events);
   // I/O thread: connection `generation` is gone; drained() when reached.
   void push_end(std::uint64_t generation);
   // Asks the thread to end once the running callback returns (any thread);
@@ -64,7 +68,9 @@ class Dispatcher {
     bool end = false;  // the connection ended here
     StreamEvent event;
   };
-  std::optional<Item> pop();  // blocks; nothing once stopped
+  // Blocks; nothing once stopped. Takes everything queued at once, so the
+  // lock is taken once per batch, not per event.
+  std::optional<Item> pop();
   void run();
   // False when the thread must stop.
   bool apply(Item item);
@@ -83,8 +89,14 @@ class Dispatcher {
   std::deque<Item> queue_;
   std::size_t buffered_bytes_ = 0;
   bool reading_paused_ = false;
-  bool stopping_ = false;
-  Index applied_;
+  bool consumer_waiting_ = false;
+  std::atomic<bool> stopping_{false};  // read without the lock between events
+  // Written by the callback thread after every event; read by waiters. The
+  // lock is taken only when someone waits (applied_waiters_).
+  std::atomic<Index> applied_;
+  std::atomic<int> applied_waiters_{0};
+
+  std::deque<Item> taken_;  // callback thread only: the batch being applied
 
   Index notified_ = 0;  // callback thread only: last applied sent to the sidecar
   std::size_t since_notice_ = 0;

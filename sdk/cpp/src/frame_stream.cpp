@@ -28,11 +28,14 @@ std::uint32_t load_le32(const unsigned char* p) {
 
 }  // namespace
 
-FrameStream::FrameStream(Socket socket, OnFrame on_frame, OnClosed on_closed)
+FrameStream::FrameStream(Socket socket, OnFrame on_frame, OnBatchEnd on_batch_end, OnClosed on_closed)
     : socket_(std::move(socket)),
       on_frame_(std::move(on_frame)),
+      on_batch_end_(std::move(on_batch_end)),
       on_closed_(std::move(on_closed)),
-      read_buffer_(new unsigned char[kReadBufferBytes]) {}
+      read_buffer_(new capnp::word[kReadBufferBytes / kWordBytes]) {}
+
+unsigned char* FrameStream::read_bytes() { return reinterpret_cast<unsigned char*>(read_buffer_.get()); }
 
 void FrameStream::start() { read_next(); }
 
@@ -64,15 +67,17 @@ void FrameStream::fail(std::string why) {
 }
 
 void FrameStream::read_next() {
-  if (!deliver_buffered()) return;
+  const bool more = deliver_buffered();
+  if (!closed_) on_batch_end_();
+  if (!more) return;
   // What is left is the start of a frame: move it to the front, so the
   // buffer has room for the rest of any frame that fits in it.
-  std::memmove(read_buffer_.get(), read_buffer_.get() + read_begin_, read_end_ - read_begin_);
+  std::memmove(read_bytes(), read_bytes() + read_begin_, read_end_ - read_begin_);
   read_end_ -= read_begin_;
   read_begin_ = 0;
   reading_ = true;
   auto self = shared_from_this();
-  socket_.async_read_some(boost::asio::buffer(read_buffer_.get() + read_end_, kReadBufferBytes - read_end_),
+  socket_.async_read_some(boost::asio::buffer(read_bytes() + read_end_, kReadBufferBytes - read_end_),
                           [self](boost::system::error_code ec, std::size_t n) {
                             self->reading_ = false;
                             if (self->closed_) return;
@@ -88,7 +93,8 @@ void FrameStream::read_next() {
 
 bool FrameStream::deliver_buffered() {
   while (!closed_ && !paused_) {
-    const unsigned char* at = read_buffer_.get() + read_begin_;
+    // read_begin_ is always a whole number of words in: frames are.
+    const unsigned char* at = read_bytes() + read_begin_;
     const std::size_t available = read_end_ - read_begin_;
     if (available < kWordBytes) return true;
     const std::uint64_t segments = std::uint64_t{load_le32(at)} + 1;
@@ -111,10 +117,9 @@ bool FrameStream::deliver_buffered() {
       return false;
     }
     if (available < total * kWordBytes) return true;
-    auto frame = kj::heapArray<capnp::word>(total);
-    std::memcpy(frame.begin(), at, total * kWordBytes);
+    kj::ArrayPtr<const capnp::word> frame(reinterpret_cast<const capnp::word*>(at), total);
     read_begin_ += total * kWordBytes;
-    on_frame_(std::move(frame));
+    on_frame_(frame);
   }
   return false;
 }
@@ -122,7 +127,7 @@ bool FrameStream::deliver_buffered() {
 void FrameStream::read_large_frame(std::size_t total_words) {
   auto frame = std::make_shared<Frame>(kj::heapArray<capnp::word>(total_words));
   const std::size_t have = read_end_ - read_begin_;
-  std::memcpy(frame->begin(), read_buffer_.get() + read_begin_, have);
+  std::memcpy(frame->begin(), read_bytes() + read_begin_, have);
   read_begin_ = read_end_ = 0;
   reading_ = true;
   auto self = shared_from_this();
@@ -133,7 +138,9 @@ void FrameStream::read_large_frame(std::size_t total_words) {
                             self->reading_ = false;
                             if (self->closed_) return;
                             if (ec) return self->fail("reading from the sidecar: " + ec.message());
-                            self->on_frame_(std::move(*frame));
+                            self->on_frame_(frame->asPtr());
+                            if (self->closed_) return;
+                            self->on_batch_end_();
                             if (!self->closed_ && !self->paused_) self->read_next();
                           });
 }
