@@ -30,7 +30,7 @@ SegmentedLog::SegmentedLog(Filesystem& fs, std::string dir, const LogOptions& op
     : fs_(fs), dir_(std::move(dir)), options_(options) {}
 
 SegmentedLog::~SegmentedLog() {
-  stop_preparer();
+  stop_housekeeper();
   // Hand unsynced appends to the kernel on a clean shutdown; they were never
   // acknowledged, so this is a courtesy, not a promise.
   std::unique_lock lock(mu_);
@@ -72,68 +72,6 @@ std::uint64_t SegmentedLog::sync_count() const {
 std::uint64_t SegmentedLog::preallocated_segments() const {
   std::lock_guard lock(mu_);
   return preallocated_segments_;
-}
-
-std::string SegmentedLog::prepared_path() const { return dir_ + "/" + kPreparedSegmentName; }
-
-void SegmentedLog::want_prepared_segment() {
-  if (!options_.preallocate || options_.read_only || prepared_ready_ || prepare_wanted_ || failed_) return;
-  prepare_wanted_ = true;
-  if (!preparer_.joinable()) preparer_ = std::thread([this] { prepare_segments(); });
-  prepare_wake_.notify_one();
-}
-
-void SegmentedLog::prepare_segments() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    prepare_wake_.wait(lock, [this] { return stopping_.load() || prepare_wanted_; });
-    if (stopping_) return;
-    lock.unlock();
-    Status s = zero_fill_prepared_segment();
-    lock.lock();
-    prepare_wanted_ = false;
-    if (s) {
-      prepared_ready_ = true;
-    } else if (!stopping_) {
-      // Only speed is lost: the next segment is created empty and grows.
-      spdlog::warn("storage: could not prepare the next log segment ahead of use: {}", s.error().message);
-    }
-  }
-}
-
-Status SegmentedLog::zero_fill_prepared_segment() {
-  std::string path = prepared_path();
-  if (fs_.exists(path)) {
-    if (Status s = fs_.remove(path); !s) return s;
-  }
-  auto file = fs_.open(path, OpenMode::kCreateExclusive);
-  if (!file) return file.error();
-  const std::string zeros(std::min<std::uint64_t>(options_.segment_bytes_max, 1u << 20), '\0');
-  for (std::uint64_t offset = 0; offset < options_.segment_bytes_max; offset += zeros.size()) {
-    if (stopping_) return Error{ErrorCode::kStopped, "the log is closing"};
-    std::size_t n = std::min<std::uint64_t>(zeros.size(), options_.segment_bytes_max - offset);
-    if (Status s = (*file)->write_at(offset, std::string_view(zeros).substr(0, n)); !s) return s;
-    // Written out chunk by chunk: left to the final fdatasync, the whole
-    // segment (64 MiB by default) would queue at the device ahead of the
-    // log's own fdatasyncs and stall every commit for the time it takes
-    // to write (a quarter of a second, measured on a cloud disk).
-    if (options_.fsync) {
-      if (Status s = (*file)->write_out(offset, n); !s) return s;
-    }
-  }
-  // Synced, so that the blocks and the file size are on disk before any
-  // record is written over them: a record's fdatasync then commits no
-  // metadata (with fsync off nothing is synced, here as anywhere).
-  return options_.fsync ? (*file)->sync() : Status{};
-}
-
-void SegmentedLog::stop_preparer() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  prepare_wake_.notify_all();
-  if (preparer_.joinable()) preparer_.join();
 }
 
 std::size_t SegmentedLog::segment_count() const {
@@ -432,7 +370,7 @@ Status SegmentedLog::compact_prefix(Index through) {
   std::unique_lock lock(mu_);
   if (failed_) return stopped_error();
   while (segments_.size() > 1 && !segments_.front().open && segments_.front().last() <= through) {
-    if (Status s = remove_segment_file(segments_.front()); !s) return fail(s.error());
+    retire_segment(segments_.front());
     segments_.pop_front();
   }
   return {};
@@ -442,6 +380,9 @@ Status SegmentedLog::reset(Index next) {
   std::unique_lock lock(mu_);
   if (failed_) return stopped_error();
   wait_for_sync(lock);
+  // A compacted prefix still on disk, then the new segment far beyond it,
+  // would be a gap to recovery: the old files go first.
+  wait_for_retired(lock);
   if (failed_) return stopped_error();
   while (!segments_.empty()) {
     if (Status s = remove_segment_file(segments_.back()); !s) return fail(s.error());

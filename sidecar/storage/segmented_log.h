@@ -80,6 +80,8 @@
 // end, so a crash midway leaves a prefix of the old log. Compaction removes
 // whole sealed segments oldest first, leaving a suffix; entries of a
 // partly covered segment stay readable until the whole segment is covered.
+// Compaction drops the segments at once and deletes their files on a
+// background thread, in the same order (deleting a large file is slow).
 //
 // CONCURRENCY AND GROUP COMMIT
 //
@@ -228,11 +230,17 @@ class SegmentedLog {
   std::string path_of(const Segment& segment) const;
   void wait_for_sync(std::unique_lock<std::mutex>& lock);
   raft::Index last_index_locked() const;
-  // The segment preparer (PREALLOCATION): a thread started on first need.
+  // The housekeeper (segmented_log_housekeeping.cpp): a thread started on
+  // first need that prepares the next segment (PREALLOCATION) and deletes
+  // the segments compaction retired.
+  void start_housekeeper();      // mu_ held
   void want_prepared_segment();  // mu_ held
-  void prepare_segments();       // the thread's body
+  void retire_segment(Segment& segment);                       // mu_ held
+  void wait_for_retired(std::unique_lock<std::mutex>& lock);  // every retired segment deleted
+  void housekeeping();  // the thread's body
+  Status delete_retired(const std::string& path, std::shared_ptr<File> file);
   Status zero_fill_prepared_segment();
-  void stop_preparer();
+  void stop_housekeeper();
   std::string prepared_path() const;
 
   Filesystem& fs_;
@@ -260,10 +268,18 @@ class SegmentedLog {
   std::atomic<std::uint64_t> sync_epoch_{0};
   std::optional<Error> failed_;
 
-  std::thread preparer_;
-  std::condition_variable prepare_wake_;
-  bool prepare_wanted_ = false;  // mu_: the preparer is asked to, or does, fill
+  std::thread housekeeper_;
+  std::condition_variable housekeeping_wake_;
+  bool prepare_wanted_ = false;  // mu_: the housekeeper is asked to, or does, fill
   bool prepared_ready_ = false;  // mu_: prepared_path() is zero-filled and synced
+  // Segments compaction dropped, oldest first, still on disk; the front one
+  // may be being deleted.
+  struct Retired {
+    std::string path;
+    std::shared_ptr<File> file;
+  };
+  std::deque<Retired> retired_;  // mu_
+  std::condition_variable retired_done_;
   std::atomic<bool> stopping_{false};
   std::uint64_t preallocated_segments_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +32,13 @@ struct FaultPlan {
   std::atomic<bool> hold_syncs{false};
   std::atomic<long> syncs_started{0};
   std::atomic<long> syncs_finished{0};
+  // Likewise for file removals (unlink); on_remove, if set before the
+  // files are used, sees each path first. A non-zero remove_errno fails them.
+  std::atomic<bool> hold_removals{false};
+  std::atomic<long> removals_started{0};
+  std::atomic<long> removals_finished{0};
+  std::atomic<int> remove_errno{0};
+  std::function<void(const std::string&)> on_remove;
 
   bool take_sync() {
     long left = syncs_left.load();
@@ -94,7 +102,17 @@ class FaultyFilesystem final : public Filesystem {
     return std::unique_ptr<File>(std::make_unique<FaultyFile>(std::move(file).value(), plan_));
   }
   Status rename(const std::string& from, const std::string& to) override { return real_.rename(from, to); }
-  Status remove(const std::string& path) override { return real_.remove(path); }
+  Status remove(const std::string& path) override {
+    if (plan_.on_remove) plan_.on_remove(path);
+    ++plan_.removals_started;
+    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (plan_.hold_removals.load() && std::chrono::steady_clock::now() < bound) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    Status s = plan_.remove_errno != 0 ? errno_error(plan_.remove_errno, "unlink", path) : real_.remove(path);
+    ++plan_.removals_finished;
+    return s;
+  }
   Status sync_dir(const std::string& dir) override {
     if (!plan_.take_sync()) return errno_error(plan_.sync_errno, "fsync", dir);
     return real_.sync_dir(dir);

@@ -3,7 +3,11 @@
 // sealed segment, the first and last entries), each checked after reopen.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "sidecar/storage/segmented_log.h"
+#include "tests/fault/faulty_filesystem.h"
 #include "tests/unit/storage/log_test_entries.h"
 #include "tests/unit/storage/temp_dir.h"
 
@@ -136,6 +140,92 @@ TEST_F(LogEdges, ResetDropsEverythingAndStartsWhereTold) {
   ASSERT_TRUE(log_->sync().ok());
   reopen();
   EXPECT_EQ(log_->read(Index(500), Index(501)).value(), entries(500, 501));
+}
+
+// Compaction drops segments at once and deletes their files on the log's
+// background thread: deleting a large file blocks for as long as freeing its
+// blocks takes.
+class LogCompactionDeletes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = open();
+    ASSERT_TRUE(log_->append(entries(1, 10)).ok());
+    ASSERT_TRUE(log_->sync().ok());
+  }
+  std::unique_ptr<SegmentedLog> open() {
+    LogOptions options = four_per_segment();
+    options.preallocate = false;  // the only removals are the test's
+    auto log = SegmentedLog::open(fs_, dir_ / "log", options);
+    EXPECT_TRUE(log.ok()) << log.error().message;
+    return std::move(log).value();
+  }
+  bool on_disk(const std::string& name) { return posix_filesystem().exists(dir_ / ("log/" + name)); }
+
+  static constexpr const char* kFirst = "segment-00000000000000000001-00000000000000000004";
+  static constexpr const char* kSecond = "segment-00000000000000000005-00000000000000000008";
+  TempDir dir_;
+  testing::FaultPlan plan_;
+  testing::FaultyFilesystem fs_{plan_};
+  std::unique_ptr<SegmentedLog> log_;
+};
+
+TEST_F(LogCompactionDeletes, CompactReturnsBeforeTheFilesAreDeletedAndTheLogGoesOn) {
+  plan_.hold_removals = true;
+  ASSERT_TRUE(log_->compact_prefix(Index(8)).ok());
+  EXPECT_EQ(plan_.removals_finished.load(), 0) << "compact_prefix waited for a deletion";
+  EXPECT_EQ(log_->first_index(), Index(9));
+  ASSERT_TRUE(log_->append(entries(11, 11)).ok());
+  ASSERT_TRUE(log_->sync().ok());
+  plan_.hold_removals = false;
+  log_.reset();  // a closed log has deleted what compaction dropped
+  EXPECT_FALSE(on_disk(kFirst));
+  EXPECT_FALSE(on_disk(kSecond));
+  log_ = open();
+  EXPECT_EQ(log_->first_index(), Index(9));
+  EXPECT_EQ(log_->read(Index(9), Index(11)).value(), entries(9, 11));
+}
+
+TEST_F(LogCompactionDeletes, ResetDeletesTheCompactedFilesBeforeItsOwn) {
+  // A compacted prefix left on disk beside the reset's new segment would
+  // be a gap to recovery.
+  bool prefix_was_on_disk = false;
+  plan_.on_remove = [&](const std::string& path) {
+    if (path.find("open-") != std::string::npos) prefix_was_on_disk |= on_disk(kFirst) || on_disk(kSecond);
+  };
+  plan_.hold_removals = true;
+  ASSERT_TRUE(log_->compact_prefix(Index(8)).ok());
+  std::thread release([&] {
+    while (plan_.removals_started.load() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    plan_.hold_removals = false;
+  });
+  ASSERT_TRUE(log_->reset(Index(500)).ok());
+  release.join();
+  EXPECT_FALSE(prefix_was_on_disk);
+  auto names = posix_filesystem().list(dir_ / "log").value();
+  EXPECT_EQ(names, std::vector<std::string>{"open-00000000000000000500"});
+}
+
+TEST_F(LogCompactionDeletes, AFailedDeletionStopsTheLogAndLosesNothing) {
+  plan_.remove_errno = EIO;
+  ASSERT_TRUE(log_->compact_prefix(Index(8)).ok());
+  while (plan_.removals_finished.load() == 0) std::this_thread::yield();
+  // The failure is recorded just after the removal returns: wait for it.
+  auto appended = log_->append(entries(11, 11));
+  for (int i = 0; appended.ok() && i < 1000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    appended = log_->append(entries(appended.value().value() + 1, appended.value().value() + 1));
+  }
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.error().code, ErrorCode::kStopped);
+  EXPECT_NE(appended.error().message.find(kFirst), std::string::npos) << appended.error().message;
+  EXPECT_EQ(plan_.removals_started.load(), 1) << "deleting went on past a failure, which can leave a gap";
+
+  plan_.remove_errno = 0;
+  log_.reset();
+  log_ = open();
+  EXPECT_EQ(log_->first_index(), Index(1)) << "the segments whose deletion failed are still the log";
+  EXPECT_EQ(log_->read(Index(1), Index(10)).value(), entries(1, 10));
 }
 
 }  // namespace
