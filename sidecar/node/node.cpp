@@ -26,7 +26,8 @@ Node::Node(boost::asio::io_context& io, NodeConfig config, storage::DataDir& dat
       config_(std::move(config)),
       data_dir_(data_dir),
       tick_timer_(io),
-      sync_thread_(std::make_unique<SyncThread>(io)) {}
+      sync_thread_(std::make_unique<SyncThread>(io)),
+      snapshot_thread_(std::make_unique<SyncThread>(io)) {}
 
 Node::~Node() = default;
 

@@ -310,6 +310,8 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   // Attached applications, and the snapshot one of them is streaming.
   std::map<const ipc::AppStream*, AppCursor> apps_;
   std::unique_ptr<AppSnapshotInProgress> app_snapshot_;
+  // Its last chunk came and it is being sealed on snapshot_thread_.
+  bool snapshot_storing_ = false;
   // The applied index at which the log last needed a snapshot nobody could
   // give (logged once per threshold).
   bool snapshot_unavailable_logged_ = false;
@@ -345,8 +347,9 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   std::vector<std::function<void()>> after_sync_;
   // Completions posted by the sync thread check it is still there.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-  // Last, so it is joined first when the node is destroyed.
+  // Last, so they are joined first when the node is destroyed.
   std::unique_ptr<SyncThread> sync_thread_;
+  std::unique_ptr<SyncThread> snapshot_thread_;
 };
 
 }  // namespace conclave::node

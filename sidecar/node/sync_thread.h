@@ -5,10 +5,14 @@
 // advances only when the completion comes back to the loop, so nothing
 // that acknowledges the Ready leaves before it is durable (raft.h).
 //
-// One job at a time: the core gives no new Ready before advance().
+// The node has two: one for Readies, which has one job at a time (the core
+// gives no new Ready before advance()), and one for storing application
+// snapshots, whose fsync covers the whole state and could take seconds.
+// Jobs run in the order given.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -29,8 +33,8 @@ class SyncThread {
   using Done = std::function<void(storage::Status)>;
 
   explicit SyncThread(boost::asio::io_context& io) : io_(io), thread_([this] { loop(); }) {}
-  // Waits for a running job; its completion is still posted (the handler
-  // must find out that its owner is gone).
+  // Runs the jobs already given; their completions are still posted (the
+  // handlers must find out that their owner is gone).
   ~SyncThread() {
     {
       std::lock_guard lock(mu_);
@@ -42,12 +46,12 @@ class SyncThread {
   SyncThread(const SyncThread&) = delete;
   SyncThread& operator=(const SyncThread&) = delete;
 
-  // Runs job() on the thread, then posts done(status) to the loop. At most
-  // one job is outstanding.
+  // Runs job() on the thread after those given before, then posts
+  // done(status) to the loop.
   void run(Job job, Done done) {
     {
       std::lock_guard lock(mu_);
-      pending_.emplace(Pending{std::move(job), std::move(done), boost::asio::make_work_guard(io_)});
+      pending_.push_back(Pending{std::move(job), std::move(done), boost::asio::make_work_guard(io_)});
     }
     cv_.notify_one();
   }
@@ -65,10 +69,10 @@ class SyncThread {
       std::optional<Pending> p;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || pending_.has_value(); });
-        if (!pending_) return;
-        p.emplace(std::move(*pending_));
-        pending_.reset();
+        cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;
+        p.emplace(std::move(pending_.front()));
+        pending_.pop_front();
       }
       storage::Status status = p->job();
       boost::asio::post(io_, [done = std::move(p->done), status = std::move(status)]() { done(status); });
@@ -79,7 +83,7 @@ class SyncThread {
   boost::asio::io_context& io_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<Pending> pending_;
+  std::deque<Pending> pending_;
   bool stopping_ = false;
   std::thread thread_;
 };

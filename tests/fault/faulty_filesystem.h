@@ -32,6 +32,10 @@ struct FaultPlan {
   std::atomic<bool> hold_syncs{false};
   std::atomic<long> syncs_started{0};
   std::atomic<long> syncs_finished{0};
+  // If set, only syncs of files whose path contains it are held; how many
+  // are waiting right now.
+  std::atomic<const char*> hold_syncs_of{nullptr};
+  std::atomic<long> syncs_held_now{0};
   // Likewise for file removals (unlink); on_remove, if set before the
   // files are used, sees each path first. A non-zero remove_errno fails them.
   std::atomic<bool> hold_removals{false};
@@ -74,9 +78,14 @@ class FaultyFile final : public File {
   }
   Status sync() override {
     ++plan_.syncs_started;
-    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (plan_.hold_syncs.load() && std::chrono::steady_clock::now() < bound) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const char* only = plan_.hold_syncs_of.load();
+    if (only == nullptr || path().find(only) != std::string::npos) {
+      const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      ++plan_.syncs_held_now;
+      while (plan_.hold_syncs.load() && std::chrono::steady_clock::now() < bound) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      --plan_.syncs_held_now;
     }
     if (!plan_.take_sync()) return errno_error(plan_.sync_errno, "fdatasync", path());
     Status s = real_->sync();

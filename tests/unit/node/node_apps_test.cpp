@@ -187,6 +187,33 @@ TEST_F(NodeAppsTest, ASnapshotRequestThatFailsOrTimesOutIsMadeAgainLater) {
   good->detach();
 }
 
+TEST_F(NodeAppsTest, CommitsGoOnWhileASnapshotIsBeingMadeDurable) {
+  // The snapshot's fsync covers the application's whole state: the loop
+  // must not wait for it.
+  Cluster cluster("snapsync");
+  NodeConfig c = cluster.config(1);
+  c.solo = true;
+  c.no_fsync = false;
+  c.snapshot_entries = 8;
+  Node& node = cluster.add(c);
+  ASSERT_TRUE(cluster.run_until([&] { return node.status().role == raft::Role::kLeader; }));
+  storage::testing::FaultPlan& disk = *cluster.member(1).faults;
+  disk.hold_syncs_of = "/snapshots/";
+  disk.hold_syncs = true;
+  auto app = attached(cluster, node, "app");
+  propose_many(cluster, node, app, 1, 0, 10);
+  ASSERT_TRUE(cluster.run_until([&] { return disk.syncs_held_now.load() > 0; })) << "no snapshot was stored";
+
+  propose_many(cluster, node, app, 1, 10, 5);
+  EXPECT_GT(disk.syncs_held_now.load(), 0) << "the proposals waited for the snapshot's fsync";
+  EXPECT_EQ(node.snapshot_index().value(), 0u) << "the snapshot counted before it was durable";
+
+  disk.hold_syncs = false;
+  ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > 0; }));
+  EXPECT_GT(app->snapshots_given, 0u);
+  app->detach();
+}
+
 TEST_F(NodeAppsTest, AnApplicationOnANodeThatJoinedThroughASnapshotGetsTheSameState) {
   Cluster cluster("newnode");
   Node& one = solo(cluster, 5);
