@@ -61,6 +61,7 @@ int run(const node::NodeConfig& config) {
 
   storage::DataDirOptions dir_options;
   dir_options.log.fsync = !config.no_fsync;
+  dir_options.log.preallocate = config.log_preallocate;
 #ifdef CONCLAVE_TEST_FILESYSTEM
   storage::Filesystem& filesystem = conclave_test_filesystem();
 #else

@@ -117,6 +117,7 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"tls_key_file", toml_string(&NodeConfig::tls_key_file)},
       {"peer_plaintext", toml_bool(&NodeConfig::peer_plaintext)},
       {"metrics_listen", toml_string(&NodeConfig::metrics_listen)},
+      {"log_preallocate", toml_bool(&NodeConfig::log_preallocate)},
       {"no_fsync", toml_bool(&NodeConfig::no_fsync)},
       {"log_level", toml_string(&NodeConfig::log_level)},
       {"log_target", toml_string(&NodeConfig::log_target)},
@@ -447,6 +448,8 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
             "peers speak without TLS (required when no --tls-* file is given; logs a warning)");
   bind_option(app, overrides, cli, &NodeConfig::metrics_listen, "--metrics-listen",
               "serve Prometheus /metrics on ip:port, or on 127.0.0.1:PORT given a bare port (default: off)");
+  bind_option(app, overrides, cli, &NodeConfig::log_preallocate, "--log-preallocate",
+              "zero-fill the next log segment ahead of use: true or false (true)");
   bind_flag(app, overrides, cli, &NodeConfig::no_fsync, "--no-fsync", "TEST ONLY: never fsync (loses data on crash)");
   bind_option(app, overrides, cli, &NodeConfig::log_level, "--log-level", "trace, debug, info, warn or error (info)");
   bind_option(app, overrides, cli, &NodeConfig::log_target, "--log-target",

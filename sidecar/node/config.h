@@ -102,6 +102,14 @@ struct NodeConfig {
   // authentication: keep it on loopback unless the network is trusted.
   std::string metrics_listen;
 
+  // Zero-fill the next log segment ahead of use, so that an fdatasync of
+  // the log flushes data only (segmented_log.h, PREALLOCATION). It writes
+  // the log twice: conclave-bench with three nodes on one disk, at
+  // saturation, commits about 15% more with it off (61k -> 71k/s, median of
+  // five pairs), and the same with a single proposer or at half load. On a
+  // disk of its own per node, where fdatasync latency rather than bandwidth
+  // bounds commits, keep it on.
+  bool log_preallocate = true;
   // Test-only: skip every fsync. A crash can then lose acknowledged writes.
   bool no_fsync = false;
   // trace, debug, info, warn or error.

@@ -110,6 +110,10 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
         "--peer-plaintext",
     };
     if (!options_.fsync) argv.push_back("--no-fsync");
+    if (!options_.preallocate) {
+      argv.push_back("--log-preallocate");
+      argv.push_back("false");
+    }
     pids_.push_back(spawn(argv, node_dir(id) + "/conclaved.log"));
     reaped_.push_back(false);
   }

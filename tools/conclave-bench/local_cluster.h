@@ -15,6 +15,7 @@ struct LocalClusterOptions {
   std::string conclaved_path;
   int nodes = 3;
   bool fsync = true;
+  bool preallocate = true;  // the nodes' log_preallocate
   std::string temp_base;  // where the temporary directory goes ($TMPDIR or /tmp)
 };
 

@@ -24,7 +24,7 @@
 // streamed every committed entry, as a real application would be.
 //
 //   conclave-bench [--clients C] [--inflight K] [--size S] [--seconds T]
-//                  [--warmup W] [--nodes N] [--no-fsync] [--leader-only]
+//                  [--warmup W] [--nodes N] [--no-fsync] [--no-preallocate] [--leader-only]
 //                  [--conclaved PATH]
 //   conclave-bench --socket PATH [--socket PATH ...] [--disk-dir DIR] ...
 //
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   double warmup = 1;
   int nodes = 3;
   bool no_fsync = false;
+  bool no_preallocate = false;
   bool leader_only = false;
   std::string conclaved = CONCLAVED_PATH;
   std::string disk_dir;
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--nodes", nodes, "nodes of the local cluster")->check(CLI::PositiveNumber);
   app.add_flag("--no-fsync", no_fsync, "start the local nodes with --no-fsync (to compare)");
+  app.add_flag("--no-preallocate", no_preallocate, "start the local nodes with --log-preallocate false");
   app.add_flag("--leader-only", leader_only,
                "attach every client to the local cluster's leader (no forwarding through followers)");
   app.add_option("--conclaved", conclaved, "the conclaved binary for the local cluster");
@@ -104,9 +106,14 @@ int main(int argc, char** argv) {
     std::unique_ptr<LocalCluster> cluster;
     if (local) {
       cluster = std::make_unique<LocalCluster>(
-          LocalClusterOptions{.conclaved_path = conclaved, .nodes = nodes, .fsync = !no_fsync, .temp_base = temp_base()});
+          LocalClusterOptions{.conclaved_path = conclaved,
+                              .nodes = nodes,
+                              .fsync = !no_fsync,
+                              .preallocate = !no_preallocate,
+                              .temp_base = temp_base()});
       load.sockets = cluster->app_sockets();
-      run.cluster = std::to_string(nodes) + " local nodes in " + cluster->dir() + ", fsync " + (no_fsync ? "off" : "on");
+      run.cluster = std::to_string(nodes) + " local nodes in " + cluster->dir() + ", fsync " +
+                    (no_fsync ? "off" : "on") + (no_preallocate ? ", log segments not preallocated" : "");
       run.shared_disk = nodes > 1;
     } else {
       run.cluster = "attached to " + std::to_string(load.sockets.size()) + " socket(s)";

@@ -69,6 +69,7 @@ TEST_F(ConfigTest, CommandLineWithDefaults) {
   EXPECT_EQ(c.election_ticks, 10u);
   EXPECT_EQ(c.heartbeat_ticks, 1u);
   EXPECT_FALSE(c.no_fsync);
+  EXPECT_TRUE(c.log_preallocate);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_target, "auto");
 }
@@ -84,6 +85,7 @@ snapshot_entries = 500
 log_level = "debug"
 log_target = "console"
 peer_plaintext = true
+log_preallocate = false
 [initial_members]
 "1" = "10.0.0.1:7001"
 "2" = "10.0.0.2:7001"
@@ -98,6 +100,7 @@ peer_plaintext = true
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.log_target, "console");
   EXPECT_TRUE(c.peer_plaintext);
+  EXPECT_FALSE(c.log_preallocate);
   EXPECT_EQ(c.admin_socket, "/run/c.sock");
   EXPECT_EQ(c.advertise, "10.0.0.1:7001");
   EXPECT_EQ(c.initial_members.at(2), "10.0.0.2:7001");
