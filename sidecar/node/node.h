@@ -306,6 +306,9 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   std::optional<std::uint64_t> removed_since_tick_;
 
   std::unique_ptr<IncomingSnapshot> incoming_;
+  // A received snapshot is being sealed on snapshot_thread_; the core hears
+  // of it once it is durable.
+  bool installing_ = false;
 
   // Attached applications, and the snapshot one of them is streaming.
   std::map<const ipc::AppStream*, AppCursor> apps_;

@@ -58,6 +58,15 @@ void Node::discard_incoming() { incoming_.reset(); }
 
 bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
   if (stopped_) return false;
+  if (installing_) {
+    // One is being made durable; refusing would close the link to the
+    // leader (and stop its heartbeats). The core resends if it must.
+    if (chunk.offset == 0) {
+      spdlog::info("snapshot: ignoring snapshot {} from node {} while the previous one is being stored",
+                   chunk.meta.index.value(), chunk.from.value());
+    }
+    return true;
+  }
   if (chunk.offset == 0) {
     discard_incoming();
     auto writer = data_dir_.snapshots().begin(chunk.meta);
@@ -98,22 +107,43 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
     return false;
   }
   const raft::SnapshotMeta meta = incoming_->meta;
-  if (meta.index > raft_->commit_index()) {
-    // Durable in the store before the core hears of it (raft.h).
-    auto info = incoming_->writer->commit();
-    if (!info) {
-      spdlog::error("snapshot: cannot store the received snapshot: {}", info.error().message);
-      discard_incoming();
-      return false;
-    }
-    spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}", meta.index.value(),
-                 meta.term.value(), info->data_bytes, chunk.from.value());
-    ++counts_.snapshots_installed;
-    counts_.snapshots_installed_bytes += info->data_bytes;
+  if (meta.index <= raft_->commit_index()) {
+    // Nothing to store: the core answers from what it has.
+    discard_incoming();
+    raft_->step(*chunk.install);
+    poke();
+    return true;
   }
+  // Durable in the store before the core hears of it (raft.h), and sealed
+  // off the loop: the fsync covers the whole state, and a loop stalled for
+  // it would miss the leader's heartbeats.
+  installing_ = true;
+  auto writer = std::make_shared<storage::SnapshotWriter>(std::move(*incoming_->writer));
   discard_incoming();
-  raft_->step(*chunk.install);
-  poke();
+  auto data_bytes = std::make_shared<std::uint64_t>(0);
+  snapshot_thread_->run(
+      [writer, data_bytes]() -> storage::Status {
+        auto info = writer->commit();
+        if (!info) return info.error();
+        *data_bytes = info->data_bytes;
+        return {};
+      },
+      [this, alive = std::weak_ptr<int>(alive_), writer, data_bytes, meta, from = chunk.from,
+       install = std::move(*chunk.install)](storage::Status s) {
+        if (alive.expired() || stopped_) return;
+        installing_ = false;
+        if (!s) {
+          // The leader sends it again; nothing was acknowledged.
+          spdlog::error("snapshot: cannot store the snapshot from node {}: {}", from.value(), s.error().message);
+          return;
+        }
+        spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}",
+                     meta.index.value(), meta.term.value(), *data_bytes, from.value());
+        ++counts_.snapshots_installed;
+        counts_.snapshots_installed_bytes += *data_bytes;
+        raft_->step(install);
+        poke();
+      });
   return true;
 }
 

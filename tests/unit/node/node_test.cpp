@@ -91,6 +91,41 @@ TEST_F(NodeTest, AFollowerThatCannotReachTheLeaderAnswersAForwardAtOnce) {
   EXPECT_NE(lost->reply.reason.find("outcome is unknown"), std::string::npos) << lost->reply.reason;
 }
 
+TEST_F(NodeTest, AFollowerStoresTheLeadersSnapshotOffItsEventLoop) {
+  // The snapshot's fsync covers the whole state; a loop waiting for it
+  // hears no heartbeat. Here every node shares one loop, so a stalled one
+  // stops the cluster.
+  Cluster cluster("install");
+  NodeConfig founder = cluster.config(1);
+  founder.solo = true;
+  founder.snapshot_entries = 5;
+  Node& one = cluster.add(founder);
+  ASSERT_TRUE(cluster.run_until([&] { return one.status().role == raft::Role::kLeader; }));
+  auto app = std::make_shared<testing::FakeApp>(cluster.io(), one, "one");
+  app->attach(0);
+  for (int i = 0; i < 20; ++i) propose(one, "entry " + std::to_string(i));
+  ASSERT_TRUE(cluster.run_until([&] { return one.snapshot_index().value() > 10; }));
+
+  NodeConfig joiner = cluster.config(2);
+  joiner.join = Cluster::address(1);
+  joiner.no_fsync = false;
+  Node& two = cluster.add(joiner);
+  storage::testing::FaultPlan& disk = *cluster.member(2).faults;
+  disk.hold_syncs_of = "/snapshots/";
+  disk.hold_syncs = true;
+  ASSERT_TRUE(cluster.run_until([&] { return disk.syncs_held_now.load() > 0; })) << "no snapshot was sent";
+
+  auto during = propose(one, "while the joiner stores the snapshot");
+  ASSERT_TRUE(cluster.run_until([&] { return during->done; }));
+  EXPECT_GT(disk.syncs_held_now.load(), 0) << "the cluster waited for the joiner's snapshot fsync";
+  EXPECT_EQ(two.snapshot_index().value(), 0u) << "installed before it was durable";
+
+  disk.hold_syncs = false;
+  ASSERT_TRUE(cluster.run_until([&] { return two.snapshot_index().value() > 0; }));
+  ASSERT_TRUE(cluster.run_until([&] { return two.applied_index() >= one.snapshot_index(); }));
+  app->detach();
+}
+
 TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
   Cluster cluster("join");
   NodeConfig founder = cluster.config(1);
