@@ -440,8 +440,19 @@ void Node::record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t byt
   for (const auto& [key, c] : apps_) compact_to = std::min<std::uint64_t>(compact_to, c.next.value() - 1);
   if (compact_to > 0) {
     raft_->compact(Index(compact_to));
-    if (storage::Status s = data_dir_.compact(Index(compact_to)); !s) {
-      return fail_stop("compacting the log in " + data_dir_.path() + " failed: " + s.error().message);
+    auto retired = data_dir_.compact(Index(compact_to));
+    if (!retired) {
+      return fail_stop("compacting the log in " + data_dir_.path() + " failed: " + retired.error().message);
+    }
+    if (!retired->empty()) {
+      // Deleting a large file takes as long as freeing its blocks: not on
+      // the loop. A failure costs only disk space (the next start removes
+      // what is left).
+      snapshot_thread_->run([this, paths = std::move(retired).value()] {
+        return data_dir_.snapshots().delete_retired(paths);
+      }, [](storage::Status s) {
+        if (!s) spdlog::warn("snapshot: could not delete an old snapshot: {}", s.error().message);
+      });
     }
   }
   spdlog::info("snapshot: stored the application's state through index {} (term {}, {} bytes); compacted the log "

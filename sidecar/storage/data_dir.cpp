@@ -147,9 +147,9 @@ Status DataDir::sync(const Owed& owed) {
   return {};
 }
 
-Status DataDir::compact(Index index) {
-  if (Status s = log_->compact_prefix(index); !s) return s;
-  return snapshots_->prune(std::max<std::size_t>(1, options_.snapshots_kept));
+Result<std::vector<std::string>> DataDir::compact(Index index) {
+  if (Status s = log_->compact_prefix(index); !s) return s.error();
+  return snapshots_->retire(std::max<std::size_t>(1, options_.snapshots_kept));
 }
 
 }  // namespace conclave::storage

@@ -73,8 +73,10 @@ class DataDir {
   Status sync(const Owed& owed);
 
   // After a snapshot through `index` is stored: drop the log prefix it
-  // covers and all but the newest snapshots.
-  Status compact(raft::Index index);
+  // covers and retire all but the newest snapshots, whose paths it returns
+  // for snapshots().delete_retired(), on any thread (the log deletes its
+  // own files in the background).
+  Result<std::vector<std::string>> compact(raft::Index index);
 
   SegmentedLog& log() { return *log_; }
   HardStateStore& hard_state() { return *hard_state_; }

@@ -18,6 +18,7 @@ constexpr char kEndMagic[8] = {'C', 'N', 'C', 'L', 'E', 'N', 'D', '\n'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kTrailerBytes = 24;
 constexpr std::uint32_t kConfigBytesMax = 1u << 20;
+constexpr const char* kRetiredSuffix = ".retired";
 
 void put(std::string& out, std::uint64_t v, int n) {
   for (int i = 0; i < n; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -207,6 +208,12 @@ Status SnapshotStore::refresh(bool at_open) {
       if (Status s = fs_.remove(path); !s) return s;
       continue;
     }
+    if (name.ends_with(kRetiredSuffix)) {
+      if (!at_open || read_only_) continue;  // being deleted
+      spdlog::info("storage: removing {}, a pruned snapshot", path);
+      if (Status s = fs_.remove(path); !s) return s;
+      continue;
+    }
     if (name.rfind("snapshot-", 0) != 0) {
       spdlog::warn("storage: ignoring {}: not a snapshot name", path);
       continue;
@@ -265,13 +272,29 @@ Result<SnapshotReader> SnapshotStore::read(const SnapshotInfo& info) {
 }
 
 Status SnapshotStore::prune(std::size_t keep) {
-  if (read_only_) return read_only_error();
+  auto retired = retire(keep);
+  if (!retired) return retired.error();
+  return delete_retired(*retired);
+}
+
+Result<std::vector<std::string>> SnapshotStore::retire(std::size_t keep) {
+  if (read_only_) return read_only_error().error();
   auto all = list();
+  std::vector<std::string> retired;
   for (std::size_t i = 0; i + keep < all.size(); ++i) {
-    if (Status s = fs_.remove(all[i].path); !s) return s;
-    spdlog::info("storage: removed old snapshot {}", all[i].path);
+    std::string to = all[i].path + kRetiredSuffix;
+    if (Status s = fs_.rename(all[i].path, to); !s) return s.error();
+    retired.push_back(std::move(to));
   }
-  return fsync_ ? fs_.sync_dir(dir_) : Status{};
+  return retired;
+}
+
+Status SnapshotStore::delete_retired(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    if (Status s = fs_.remove(path); !s) return s;
+    spdlog::info("storage: removed old snapshot {}", path);
+  }
+  return fsync_ && !paths.empty() ? fs_.sync_dir(dir_) : Status{};
 }
 
 }  // namespace conclave::storage

@@ -14,8 +14,8 @@
 //
 // A snapshot is written to `<name>.tmp`, fsynced, renamed to its name, and
 // the directory fsynced: a snapshot under its final name is complete. On
-// open, leftover .tmp files are unfinished writes and are removed; every
-// final snapshot is verified end to end, and a damaged one refuses to open
+// open, leftover .tmp files (unfinished writes) and .retired files (pruned
+// snapshots) are removed; every final snapshot is verified end to end, and a damaged one refuses to open
 // with its path and what to do. Readers verify the data checksum again as
 // they stream, because a snapshot may be read long after it was verified.
 #pragma once
@@ -107,6 +107,14 @@ class SnapshotStore {
   // Deletes all but the newest `keep`. Call after the log was compacted past
   // the snapshots that go.
   Status prune(std::size_t keep);
+  // prune() in two steps, for a host that must not wait for the deletion
+  // (freeing a large file's blocks takes as long as writing it did):
+  // retire() renames all but the newest `keep` to `<name>.retired`, which
+  // list() no longer sees, and returns their paths; delete_retired() unlinks
+  // them and may run on any thread. A crash in between leaves .retired
+  // files, which open() deletes.
+  Result<std::vector<std::string>> retire(std::size_t keep);
+  Status delete_retired(const std::vector<std::string>& paths);
 
  private:
   SnapshotStore(Filesystem& fs, std::string dir, bool fsync, bool read_only)

@@ -5,6 +5,8 @@
 // this node or a new one) joining from that snapshot with the same state,
 // and re-attaching with an applied index.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <spdlog/spdlog.h>
 
 #include "sidecar/node/app_entry.h"
@@ -156,6 +158,27 @@ TEST_F(NodeAppsTest, SnapshotsComeFromTheApplicationAndALaterApplicationJoinsWit
   EXPECT_EQ(later->state, first->state);
   first->detach();
   later->detach();
+}
+
+TEST_F(NodeAppsTest, OlderSnapshotsAreDeletedAndTwoStay) {
+  Cluster cluster("prune");
+  Node& node = solo(cluster, 8);
+  auto app = attached(cluster, node, "app");
+  for (int round = 0; round < 4; ++round) {
+    const auto before = node.snapshot_index();
+    propose_many(cluster, node, app, 1, round * 10, 10);
+    ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index() > before; })) << "round " << round;
+  }
+  const std::filesystem::path dir = std::filesystem::path(cluster.config(1).data_dir) / "snapshots";
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+    return out;
+  };
+  // Deleted off the loop: wait for it.
+  EXPECT_TRUE(cluster.run_until([&] { return names().size() == 2; })) << ::testing::PrintToString(names());
+  for (const auto& name : names()) EXPECT_EQ(name.rfind("snapshot-", 0), 0u) << name;
+  app->detach();
 }
 
 TEST_F(NodeAppsTest, ASnapshotRequestThatFailsOrTimesOutIsMadeAgainLater) {

@@ -113,6 +113,42 @@ TEST(SnapshotStore, LatestIsTheHighestIndexAndPruneKeepsTheNewest) {
   EXPECT_EQ(store->list().size(), 2u);
 }
 
+TEST(SnapshotStore, RetiredSnapshotsAreGoneFromTheListAtOnceAndFromDiskWhenDeleted) {
+  TempDir dir;
+  auto store = open_store(dir);
+  put(*store, 10, {"a"});
+  put(*store, 20, {"b"});
+  put(*store, 30, {"c"});
+  auto retired = store->retire(1);
+  ASSERT_TRUE(retired.ok()) << retired.error().message;
+  ASSERT_EQ(retired->size(), 2u);
+  ASSERT_EQ(store->list().size(), 1u);
+  EXPECT_EQ(store->latest()->meta.index, Index(30));
+  for (const auto& path : *retired) EXPECT_TRUE(posix_filesystem().exists(path)) << path;
+
+  ASSERT_TRUE(store->delete_retired(*retired).ok());
+  for (const auto& path : *retired) EXPECT_FALSE(posix_filesystem().exists(path)) << path;
+  EXPECT_EQ(posix_filesystem().list(dir / "snap").value().size(), 1u);
+}
+
+TEST(SnapshotStore, ARetiredSnapshotLeftByACrashIsDeletedOnOpen) {
+  TempDir dir;
+  std::string left;
+  {
+    auto store = open_store(dir);
+    put(*store, 10, {"a"});
+    put(*store, 20, {"b"});
+    auto retired = store->retire(1);
+    ASSERT_TRUE(retired.ok());
+    ASSERT_EQ(retired->size(), 1u);
+    left = retired->front();
+  }
+  auto store = open_store(dir);
+  EXPECT_FALSE(posix_filesystem().exists(left));
+  ASSERT_EQ(store->list().size(), 1u);
+  EXPECT_EQ(store->latest()->meta.index, Index(20));
+}
+
 TEST(SnapshotStore, RewritingTheSameSnapshotReplacesIt) {
   TempDir dir;
   auto store = open_store(dir);
