@@ -49,32 +49,84 @@ bool exchange_byte(int fd, bool send_first) {
 
 }  // namespace
 
-DiskSync measure_disk_sync(const std::string& dir, int syncs) {
-  const std::string path = dir + "/conclave-bench-fdatasync.tmp";
+namespace {
+
+// A scratch file of `blocks` zero-filled 4 KiB blocks in `dir`, already
+// unlinked. Zero-filled ahead, as the log's segments are (segmented_log.h,
+// PREALLOCATION): a write then changes no file size, and fdatasync flushes
+// the data alone, which is what the daemon pays per sync.
+int zero_filled_scratch(const std::string& dir, const std::string& name, int blocks) {
+  const std::string path = dir + "/" + name;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("open " + path);
   ::unlink(path.c_str());  // removed whatever happens; the fd keeps it alive
-  // Zero-filled ahead, as the log's segments are (segmented_log.h,
-  // PREALLOCATION): a write then changes no file size, and fdatasync
-  // flushes the data alone, which is what the daemon pays per sync.
   std::vector<char> block(4096, 0);
-  for (int i = 0; i < syncs; ++i) {
+  for (int i = 0; i < blocks; ++i) {
     if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) fail("write " + path);
   }
   if (::fsync(fd) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) fail("fsync " + path);
-  std::fill(block.begin(), block.end(), 'b');
+  return fd;
+}
+
+// One 4 KiB write at the file position (wrapping after `blocks`) and an
+// fdatasync; returns how long they took.
+double write_and_sync(int fd, int blocks, int i) {
+  static const std::vector<char> data(4096, 'b');
+  if (i % blocks == 0 && ::lseek(fd, 0, SEEK_SET) != 0) fail("lseek");
+  const auto t = Clock::now();
+  if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) fail("write");
+  if (::fdatasync(fd) != 0) fail("fdatasync");
+  return us_since(t);
+}
+
+}  // namespace
+
+DiskSync measure_disk_sync(const std::string& dir, int syncs) {
+  int fd = zero_filled_scratch(dir, "conclave-bench-fdatasync.tmp", syncs);
   std::vector<double> samples;
   samples.reserve(static_cast<std::size_t>(syncs));
   const auto start = Clock::now();
-  for (int i = 0; i < syncs; ++i) {
-    const auto t = Clock::now();
-    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) fail("write " + path);
-    if (::fdatasync(fd) != 0) fail("fdatasync " + path);
-    samples.push_back(us_since(t));
-  }
+  for (int i = 0; i < syncs; ++i) samples.push_back(write_and_sync(fd, syncs, i));
   const double total_us = us_since(start);
   ::close(fd);
   return DiskSync{syncs, syncs / (total_us / 1e6), quantile_us(samples, 0.5), quantile_us(samples, 0.99)};
+}
+
+DiskSyncTail measure_disk_sync_tail(const std::string& dir, int writers, double seconds) {
+  constexpr int kBlocks = 4096;  // 16 MiB each, rewritten from the start
+  std::vector<int> fds;
+  try {
+    for (int w = 0; w < writers; ++w) {
+      fds.push_back(zero_filled_scratch(dir, "conclave-bench-fdatasync-" + std::to_string(w) + ".tmp", kBlocks));
+    }
+  } catch (...) {
+    for (int fd : fds) ::close(fd);
+    throw;
+  }
+  std::vector<std::vector<double>> samples(static_cast<std::size_t>(writers));
+  std::vector<std::string> errors(static_cast<std::size_t>(writers));
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      const auto k = static_cast<std::size_t>(w);
+      try {
+        for (int i = 0; Clock::now() < until; ++i) samples[k].push_back(write_and_sync(fds[k], kBlocks, i));
+      } catch (const std::exception& e) {
+        errors[k] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int fd : fds) ::close(fd);
+  for (const auto& e : errors) {
+    if (!e.empty()) throw std::runtime_error(e);
+  }
+  std::vector<double> all;
+  for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
+  const double max_us = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
+  return DiskSyncTail{writers, seconds, static_cast<double>(all.size()) / seconds, quantile_us(all, 0.99),
+                      quantile_us(all, 0.999), max_us};
 }
 
 LoopbackRtt measure_loopback_rtt(int round_trips) {
@@ -127,7 +179,8 @@ LoopbackRtt measure_loopback_rtt(int round_trips) {
 
 namespace conclave::bench {
 
-MachineLimits measure_machine(const std::string& dir, int syncs, int round_trips) {
+MachineLimits measure_machine(const std::string& dir, int syncs, int round_trips, int tail_writers,
+                              double tail_seconds) {
   MachineLimits m;
   m.disk_idle = measure_disk_sync(dir, syncs);
   m.rtt_idle = measure_loopback_rtt(round_trips);
@@ -146,6 +199,8 @@ MachineLimits measure_machine(const std::string& dir, int syncs, int round_trips
   }
   done = true;
   spinner.join();
+  // Last: it loads the disk the hardest, and the others are medians.
+  if (tail_writers > 0) m.disk_tail = measure_disk_sync_tail(dir, tail_writers, tail_seconds);
   return m;
 }
 

@@ -11,7 +11,9 @@
 // batched) and latency as a multiple of one fdatasync + one round trip (the
 // least a single commit can take). Both limits are measured on an idle
 // machine and with a CPU kept awake; the ratios use the awake figures
-// (machine_limits.h says why). Last, the CPU time the nodes and the
+// (machine_limits.h says why). For a local cluster it also runs one
+// fdatasync writer per node at once, for the tail of a disk they share.
+// Last, the CPU time the nodes and the
 // clients spent per committed entry in the window: the figure to compare
 // changes by on a machine whose neighbours come and go (cpu_usage.h).
 //
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
   std::string conclaved = CONCLAVED_PATH;
   std::string disk_dir;
   int syncs = kDefaultSyncs;
+  double disk_tail_seconds = 2;
   app.add_option("--clients", load.clients, "SDK clients, attached to the nodes round-robin")->check(CLI::PositiveNumber);
   app.add_option("--inflight", load.inflight, "proposals each client keeps in flight")->check(CLI::PositiveNumber);
   app.add_option("--size", load.entry_bytes, "bytes per entry")->check(CLI::PositiveNumber);
@@ -90,6 +93,9 @@ int main(int argc, char** argv) {
   app.add_option("--disk-dir", disk_dir,
                  "where to measure fdatasync with --socket (the nodes' data filesystem; default: current dir)");
   app.add_option("--syncs", syncs, "fdatasyncs in the disk measurement")->check(CLI::PositiveNumber);
+  app.add_option("--disk-tail-seconds", disk_tail_seconds,
+                 "seconds of one fdatasync writer per local node at once, for the disk's own tail (0: skip)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   load.measure = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   load.warmup = std::chrono::milliseconds(static_cast<long long>(warmup * 1000));
@@ -101,7 +107,11 @@ int main(int argc, char** argv) {
 
   try {
     // The machine first, on a quiet machine: the load would disturb it.
-    const MachineLimits machine = measure_machine(disk_dir, syncs, kDefaultRoundTrips);
+    // The nodes of a local cluster share the disk: its tail under as many
+    // writers is what their p99 stands on.
+    const int tail_writers = local && !no_fsync && nodes > 1 && disk_tail_seconds > 0 ? nodes : 0;
+    const MachineLimits machine =
+        measure_machine(disk_dir, syncs, kDefaultRoundTrips, tail_writers, disk_tail_seconds);
 
     std::unique_ptr<LocalCluster> cluster;
     if (local) {

@@ -31,6 +31,12 @@ void print_report(const RunDescription& run, const MachineLimits& machine, const
   std::printf("disk:       %.0f fdatasync/s (4 KiB write into a zero-filled file + fdatasync, median %.0f us, "
               "p99 %.0f us, %d syncs); idle machine: %.0f/s, median %.0f us\n",
               disk.per_s, disk.median_us, disk.p99_us, disk.syncs, machine.disk_idle.per_s, machine.disk_idle.median_us);
+  if (machine.disk_tail) {
+    const DiskSyncTail& t = *machine.disk_tail;
+    std::printf("disk tail:  %d writers at once (one per node), %.0f fdatasync/s in all over %.1f s: p99 %.0f us, "
+                "p99.9 %.0f us, max %.0f us\n",
+                t.writers, t.per_s, t.seconds, t.p99_us, t.p999_us, t.max_us);
+  }
   std::printf("loopback:   round trip median %.1f us (%d ping-pongs over 127.0.0.1 TCP); idle machine: %.1f us\n",
               rtt.median_us, rtt.round_trips, machine.rtt_idle.median_us);
   std::printf("throughput: %.0f committed entries/s, %.2f MB/s; %.1f entries per fdatasync the disk can do; "
