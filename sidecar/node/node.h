@@ -250,6 +250,10 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   // node_snapshots.cpp
   void send_snapshot(raft::Message message);
   void discard_incoming();
+  // Commits `writer` (an fsync of the whole state) on snapshot_thread_, then
+  // runs `then` on the loop with the outcome and the application bytes
+  // stored, unless the node stopped meanwhile.
+  void seal_snapshot(storage::SnapshotWriter writer, std::function<void(storage::Status, std::uint64_t)> then);
 
   boost::asio::io_context& io_;
   NodeConfig config_;

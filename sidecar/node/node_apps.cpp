@@ -402,28 +402,18 @@ void Node::finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn r
   // Sealed off the loop: the fsync covers the application's whole state.
   // No other snapshot is asked for until this one is stored.
   snapshot_storing_ = true;
-  auto writer = std::make_shared<storage::SnapshotWriter>(std::move(*snapshot.writer));
-  auto data_bytes = std::make_shared<std::uint64_t>(0);
-  snapshot_thread_->run(
-      [writer, data_bytes]() -> storage::Status {
-        auto info = writer->commit();
-        if (!info) return info.error();
-        *data_bytes = info->data_bytes;
-        return {};
-      },
-      [this, alive = std::weak_ptr<int>(alive_), writer, data_bytes, meta = snapshot.meta, bytes = snapshot.bytes,
-       reply = std::move(reply)](storage::Status s) {
-        if (alive.expired() || stopped_) return;
-        snapshot_storing_ = false;
-        if (!s) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
-        reply(AppAnswer{});
-        ipc::AdminReply stored;
-        stored.committed = ipc::Committed{meta.index.value(), meta.term.value()};
-        answer_snapshot_waiters(stored);
-        // The core and the log change only between Readies, never while one
-        // is being synced.
-        after_sync([this, meta, bytes, data_bytes = *data_bytes] { record_app_snapshot(meta, bytes, data_bytes); });
-      });
+  seal_snapshot(std::move(*snapshot.writer), [this, meta = snapshot.meta, bytes = snapshot.bytes,
+                                              reply = std::move(reply)](storage::Status s, std::uint64_t data_bytes) {
+    snapshot_storing_ = false;
+    if (!s) return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
+    reply(AppAnswer{});
+    ipc::AdminReply stored;
+    stored.committed = ipc::Committed{meta.index.value(), meta.term.value()};
+    answer_snapshot_waiters(stored);
+    // The core and the log change only between Readies, never while one is
+    // being synced.
+    after_sync([this, meta, bytes, data_bytes] { record_app_snapshot(meta, bytes, data_bytes); });
+  });
 }
 
 void Node::record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t bytes, std::uint64_t data_bytes) {

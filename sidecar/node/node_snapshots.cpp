@@ -118,33 +118,40 @@ bool Node::on_snapshot_chunk(peer::SnapshotChunk chunk) {
   // off the loop: the fsync covers the whole state, and a loop stalled for
   // it would miss the leader's heartbeats.
   installing_ = true;
-  auto writer = std::make_shared<storage::SnapshotWriter>(std::move(*incoming_->writer));
+  storage::SnapshotWriter writer = std::move(*incoming_->writer);
   discard_incoming();
+  seal_snapshot(std::move(writer), [this, meta, from = chunk.from, install = std::move(*chunk.install)](
+                                       storage::Status s, std::uint64_t data_bytes) {
+    installing_ = false;
+    if (!s) {
+      // The leader sends it again; nothing was acknowledged.
+      spdlog::error("snapshot: cannot store the snapshot from node {}: {}", from.value(), s.error().message);
+      return;
+    }
+    spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}", meta.index.value(),
+                 meta.term.value(), data_bytes, from.value());
+    ++counts_.snapshots_installed;
+    counts_.snapshots_installed_bytes += data_bytes;
+    raft_->step(install);
+    poke();
+  });
+  return true;
+}
+
+void Node::seal_snapshot(storage::SnapshotWriter writer, std::function<void(storage::Status, std::uint64_t)> then) {
+  auto shared = std::make_shared<storage::SnapshotWriter>(std::move(writer));
   auto data_bytes = std::make_shared<std::uint64_t>(0);
   snapshot_thread_->run(
-      [writer, data_bytes]() -> storage::Status {
-        auto info = writer->commit();
+      [shared, data_bytes]() -> storage::Status {
+        auto info = shared->commit();
         if (!info) return info.error();
         *data_bytes = info->data_bytes;
         return {};
       },
-      [this, alive = std::weak_ptr<int>(alive_), writer, data_bytes, meta, from = chunk.from,
-       install = std::move(*chunk.install)](storage::Status s) {
+      [this, alive = std::weak_ptr<int>(alive_), shared, data_bytes, then = std::move(then)](storage::Status s) {
         if (alive.expired() || stopped_) return;
-        installing_ = false;
-        if (!s) {
-          // The leader sends it again; nothing was acknowledged.
-          spdlog::error("snapshot: cannot store the snapshot from node {}: {}", from.value(), s.error().message);
-          return;
-        }
-        spdlog::info("snapshot: stored snapshot through index {} (term {}, {} bytes) from node {}",
-                     meta.index.value(), meta.term.value(), *data_bytes, from.value());
-        ++counts_.snapshots_installed;
-        counts_.snapshots_installed_bytes += *data_bytes;
-        raft_->step(install);
-        poke();
+        then(std::move(s), *data_bytes);
       });
-  return true;
 }
 
 void Node::on_raft_message(raft::Message m) {
