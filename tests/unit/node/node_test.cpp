@@ -23,6 +23,38 @@ using testing::propose;
 class NodeTest : public ::testing::Test {
  protected:
   void SetUp() override { spdlog::set_level(spdlog::level::warn); }
+
+  // Node 1, a solo leader whose log is compacted past index 10 behind a
+  // snapshot of `app` (snapshots come from an application), so a node
+  // joining it needs that snapshot.
+  Node& compacted_founder(Cluster& cluster, std::shared_ptr<testing::FakeApp>& app) {
+    NodeConfig founder = cluster.config(1);
+    founder.solo = true;
+    founder.snapshot_entries = 5;
+    Node& one = cluster.add(founder);
+    EXPECT_TRUE(cluster.run_until([&] { return one.status().role == raft::Role::kLeader; }));
+    app = std::make_shared<testing::FakeApp>(cluster.io(), one, "one");
+    app->attach(0);
+    std::vector<std::shared_ptr<Answer>> answers;
+    for (int i = 0; i < 20; ++i) answers.push_back(propose(one, "entry " + std::to_string(i)));
+    EXPECT_TRUE(cluster.run_until([&] {
+      for (const auto& a : answers) {
+        if (!a->done) return false;
+      }
+      return true;
+    }));
+    for (const auto& a : answers) EXPECT_EQ(a->reply.error, ipc::AdminError::kNone) << a->reply.reason;
+    EXPECT_GT(one.snapshot_index().value(), 10u);
+    return one;
+  }
+
+  // Node 2, joining node 1.
+  Node& add_joiner(Cluster& cluster, bool fsync = false) {
+    NodeConfig joiner = cluster.config(2);
+    joiner.join = Cluster::address(1);
+    joiner.no_fsync = !fsync;
+    return cluster.add(joiner);
+  }
 };
 
 TEST_F(NodeTest, FoundersElectALeaderAndAFollowerForwardsProposals) {
@@ -96,20 +128,11 @@ TEST_F(NodeTest, AFollowerStoresTheLeadersSnapshotOffItsEventLoop) {
   // hears no heartbeat. Here every node shares one loop, so a stalled one
   // stops the cluster.
   Cluster cluster("install");
-  NodeConfig founder = cluster.config(1);
-  founder.solo = true;
-  founder.snapshot_entries = 5;
-  Node& one = cluster.add(founder);
-  ASSERT_TRUE(cluster.run_until([&] { return one.status().role == raft::Role::kLeader; }));
-  auto app = std::make_shared<testing::FakeApp>(cluster.io(), one, "one");
-  app->attach(0);
-  for (int i = 0; i < 20; ++i) propose(one, "entry " + std::to_string(i));
-  ASSERT_TRUE(cluster.run_until([&] { return one.snapshot_index().value() > 10; }));
+  std::shared_ptr<testing::FakeApp> app;
+  Node& one = compacted_founder(cluster, app);
+  ASSERT_FALSE(HasFailure());
 
-  NodeConfig joiner = cluster.config(2);
-  joiner.join = Cluster::address(1);
-  joiner.no_fsync = false;
-  Node& two = cluster.add(joiner);
+  Node& two = add_joiner(cluster, true);
   storage::testing::FaultPlan& disk = *cluster.member(2).faults;
   disk.hold_syncs_of = "/snapshots/";
   disk.hold_syncs = true;
@@ -128,28 +151,11 @@ TEST_F(NodeTest, AFollowerStoresTheLeadersSnapshotOffItsEventLoop) {
 
 TEST_F(NodeTest, AJoinerCatchesUpFromASnapshotIsPromotedAndStopsWhenRemoved) {
   Cluster cluster("join");
-  NodeConfig founder = cluster.config(1);
-  founder.solo = true;
-  founder.snapshot_entries = 5;
-  Node& one = cluster.add(founder);
-  ASSERT_TRUE(cluster.run_until([&] { return one.status().role == raft::Role::kLeader; }));
-  // Snapshots come from an application.
-  auto app = std::make_shared<testing::FakeApp>(cluster.io(), one, "one");
-  app->attach(0);
-  std::vector<std::shared_ptr<Answer>> answers;
-  for (int i = 0; i < 20; ++i) answers.push_back(propose(one, "entry " + std::to_string(i)));
-  ASSERT_TRUE(cluster.run_until([&] {
-    for (const auto& a : answers) {
-      if (!a->done) return false;
-    }
-    return true;
-  }));
-  for (const auto& a : answers) ASSERT_EQ(a->reply.error, ipc::AdminError::kNone) << a->reply.reason;
-  ASSERT_GT(one.snapshot_index().value(), 10u);  // compacted past the start, so the joiner needs the snapshot
+  std::shared_ptr<testing::FakeApp> app;
+  Node& one = compacted_founder(cluster, app);
+  ASSERT_FALSE(HasFailure());
 
-  NodeConfig joiner = cluster.config(2);
-  joiner.join = Cluster::address(1);
-  Node& two = cluster.add(joiner);
+  Node& two = add_joiner(cluster);
   ASSERT_TRUE(cluster.run_until([&] { return two.status().config.is_voter(NodeId(2)); }));
   EXPECT_GT(two.snapshot_index().value(), 0u) << "the joiner should have installed the leader's snapshot";
   ASSERT_TRUE(cluster.run_until([&] { return two.applied_index() >= one.snapshot_index(); }));
