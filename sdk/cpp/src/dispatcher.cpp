@@ -155,23 +155,28 @@ void Dispatcher::push_end(std::uint64_t generation) {
 
 std::optional<Dispatcher::Item> Dispatcher::pop() {
   if (taken_.empty()) {
+    // The last batch is applied: only now does it leave the buffer's
+    // count, so the bound holds for the events taken and not yet applied.
     bool resume = false;
     {
-      std::unique_lock lock(mutex_);
-      consumer_waiting_ = true;
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      consumer_waiting_ = false;
-      if (stopping_) return std::nullopt;
-      taken_.swap(queue_);
-      for (const Item& item : taken_) {
-        if (!item.end) buffered_bytes_ -= cost_of(item.event);
-      }
+      std::lock_guard lock(mutex_);
+      buffered_bytes_ -= taken_bytes_;
+      taken_bytes_ = 0;
       if (reading_paused_ && buffered_bytes_ <= buffer_bytes_max_ / 2) {
         reading_paused_ = false;
         resume = true;
       }
     }
     if (resume) sink_.resume_reading();
+    std::unique_lock lock(mutex_);
+    consumer_waiting_ = true;
+    queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    consumer_waiting_ = false;
+    if (stopping_) return std::nullopt;
+    taken_.swap(queue_);
+    for (const Item& item : taken_) {
+      if (!item.end) taken_bytes_ += cost_of(item.event);
+    }
   } else if (stopping_) {
     return std::nullopt;
   }

@@ -96,7 +96,10 @@ class Dispatcher {
   std::atomic<Index> applied_;
   std::atomic<int> applied_waiters_{0};
 
-  std::deque<Item> taken_;  // callback thread only: the batch being applied
+  // Callback thread only: the batch being applied, and its bytes (still
+  // counted in buffered_bytes_ until the whole batch is applied).
+  std::deque<Item> taken_;
+  std::size_t taken_bytes_ = 0;
 
   Index notified_ = 0;  // callback thread only: last applied sent to the sidecar
   std::size_t since_notice_ = 0;
