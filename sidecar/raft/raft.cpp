@@ -135,7 +135,18 @@ void Raft::Impl::tick() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_ticks_) {
     election_elapsed_ = 0;
-    if (can_campaign()) start_campaign();
+    if (can_campaign()) {
+      start_campaign();
+    } else {
+      // A node that may not campaign still votes: a learner may have been
+      // promoted without having heard of it, and the voters may need it.
+      // Holding on to a leader it no longer hears would keep it "in lease"
+      // (the timer restarts without a campaign), dropping every vote request
+      // as a disruptive node's, and an election needing it never ends (seed
+      // 33282: voters 1, 2, 3 and 8, node 3 holding its own removal, node 8
+      // not yet knowing its promotion).
+      leader_ = kNoNode;
+    }
   }
 }
 

@@ -31,6 +31,43 @@ TEST(Membership, LearnerReceivesTheLogWithoutVoting) {
   EXPECT_EQ(c.raft(4).role(), Role::kFollower);
 }
 
+TEST(Membership, ALearnerWhoseLeaderFellSilentAnswersVoteRequests) {
+  // It may be a voter already without knowing it: the others may need its
+  // vote. While it still counted the silent leader as live, check quorum
+  // dropped every vote request it got, for as long as the leader's lease
+  // seemed to run, and its election timer restarted it again and again.
+  Options o;
+  TestCluster c(3, o);
+  ASSERT_TRUE(c.elect(1));
+  c.add_empty_node(NodeId(4));
+  ASSERT_TRUE(c.raft(1).propose_config_change(add_learner(4)).ok());
+  c.settle();
+  c.tick_all(2);
+  ASSERT_EQ(c.raft(4).leader(), NodeId(1));
+  c.isolate(1);
+  c.tick(4, 2 * o.election_ticks);  // longer than any election timeout
+  EXPECT_EQ(c.raft(4).leader(), kNoNode);
+  for (int i = 0; i < 2 * o.election_ticks; ++i) {
+    Message m;
+    m.type = MessageType::kPreVote;
+    m.from = NodeId(2);
+    m.to = NodeId(4);
+    m.term = c.raft(2).term().next();
+    m.last_log_index = c.raft(2).last_index();
+    m.last_log_term = c.raft(2).term();
+    const std::size_t before = c.delivered.size();
+    c.raft(4).step(m);
+    c.settle();
+    bool granted = false;
+    for (std::size_t k = before; k < c.delivered.size(); ++k) {
+      const Message& r = c.delivered[k];
+      granted |= r.type == MessageType::kPreVoteResponse && r.from == NodeId(4) && !r.reject;
+    }
+    EXPECT_TRUE(granted) << "pre-vote at tick " << i << " of the silence went unanswered";
+    c.tick(4);
+  }
+}
+
 TEST(Membership, AddressesTravelWithTheConfiguration) {
   TestCluster c(3);
   ASSERT_TRUE(c.elect(1));
