@@ -320,8 +320,10 @@ Result<std::vector<Entry>> SegmentedLog::read(Index first, Index last, std::uint
   return out;
 }
 
-Status SegmentedLog::remove_segment_file(const Segment& segment) {
-  if (Status s = fs_.remove(path_of(segment)); !s) return s;
+Status SegmentedLog::remove_segment_file(const Segment& segment) { return remove_file_durably(path_of(segment)); }
+
+Status SegmentedLog::remove_file_durably(const std::string& path) {
+  if (Status s = fs_.remove(path); !s) return s;
   // One directory sync per removal keeps the order of removals durable, so a
   // crash leaves a prefix (truncation) or a suffix (compaction), never a gap.
   return options_.fsync ? fs_.sync_dir(dir_) : Status{};

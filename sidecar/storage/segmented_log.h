@@ -225,6 +225,8 @@ class SegmentedLog {
   // Where the record of `index` (held by `segment`) ends in its file.
   static std::uint64_t end_of_entry(const Segment& segment, raft::Index index);
   Status remove_segment_file(const Segment& segment);
+  // Unlinks, then syncs the directory: removals stay in their order on disk.
+  Status remove_file_durably(const std::string& path);
   Status fail(const Error& error);                 // mu_ held
   Status stopped_error() const;
   std::string path_of(const Segment& segment) const;

@@ -80,12 +80,7 @@ void SegmentedLog::housekeeping() {
 }
 
 Status SegmentedLog::delete_retired(const std::string& path, std::shared_ptr<File> file) {
-  if (Status s = fs_.remove(path); !s) return s;
-  // One directory sync per deletion keeps their order durable: a crash
-  // leaves a suffix of the log, never a gap.
-  if (options_.fsync) {
-    if (Status s = fs_.sync_dir(dir_); !s) return s;
-  }
+  if (Status s = remove_file_durably(path); !s) return s;
   // The last close of an unlinked file frees its blocks: the slow part. A
   // reader still holding the file closes it instead, off the loop as well.
   file.reset();
