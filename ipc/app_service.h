@@ -13,7 +13,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -118,12 +120,26 @@ struct Passed {
 using AppEvent = std::variant<event::Bootstrap, event::Join, event::JoinChunk, event::Entry, event::Arrive,
                               event::Depart, event::Acclimated, event::SnapshotRequest, event::Passed>;
 
+// A committed entry on its way to an application, viewing the node's copy
+// of its data: send_entries encodes it before returning, so nothing is
+// copied on the way.
+struct EntryView {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::string_view data;
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+};
+
 // The node's handle on one attached application's connection.
 class AppStream {
  public:
   virtual ~AppStream() = default;
   // Queues one message of the stream.
   virtual void send(const AppEvent& event) = 0;
+  // Queues consecutive entries of the stream: one `entries` frame to an
+  // application that reads them, else one `entry` frame each.
+  virtual void send_entries(std::span<const EntryView> entries) = 0;
   // Bytes queued for the application and not yet written: the node stops
   // feeding a stream above its high-water mark and resumes on app_writable.
   virtual std::size_t queued_bytes() const = 0;

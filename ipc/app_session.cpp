@@ -50,8 +50,16 @@ void fill_status(app::Status::Builder out, const AppStatus& s) {
   for (unsigned i = 0; i < s.members.size(); ++i) fill_member(members[i], s.members[i]);
 }
 
-capnp::Data::Reader bytes_of(const std::string& s) {
+capnp::Data::Reader bytes_of(std::string_view s) {
   return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+void fill_entry(app::Entry::Builder out, const EntryView& e) {
+  out.setIndex(e.index);
+  out.setTerm(e.term);
+  out.setData(bytes_of(e.data));
+  out.setSession(e.session);
+  out.setSeq(e.seq);
 }
 
 // Fills one FromSidecar from a stream event.
@@ -71,12 +79,7 @@ struct EventEncoder {
     c.setDone(e.done);
   }
   void operator()(const event::Entry& e) {
-    auto b = out.initEntry();
-    b.setIndex(e.index);
-    b.setTerm(e.term);
-    b.setData(bytes_of(e.data));
-    b.setSession(e.session);
-    b.setSeq(e.seq);
+    fill_entry(out.initEntry(), EntryView{e.index, e.term, e.data, e.session, e.seq});
   }
   void operator()(const event::Arrive& e) { fill_member(out.initArrive(), e.member); }
   void operator()(const event::Depart& e) { fill_member(out.initDepart(), e.member); }
@@ -129,6 +132,31 @@ void AppSession::send(const AppEvent& event) {
   auto out = message.init_root<app::FromSidecar>();
   std::visit(EventEncoder{out}, event);
   queue(message.message());
+  check_backlog();
+}
+
+void AppSession::send_entries(std::span<const EntryView> entries) {
+  if (closing() || entries.empty()) return;
+  if (!entry_batches_) {
+    for (const EntryView& e : entries) {
+      framing::FrameBuilder message;
+      fill_entry(message.init_root<app::FromSidecar>().initEntry(), e);
+      queue(message.message());
+    }
+    return check_backlog();
+  }
+  // The whole list in the first segment: the root and the list's tag, then
+  // per entry its struct (four words of data, one pointer) and its bytes.
+  std::size_t words = 8;
+  for (const EntryView& e : entries) words += 5 + (e.data.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+  framing::FrameBuilder message(words);
+  auto list = message.init_root<app::FromSidecar>().initEntries(static_cast<unsigned>(entries.size()));
+  for (unsigned i = 0; i < entries.size(); ++i) fill_entry(list[i], entries[i]);
+  queue(message.message());
+  check_backlog();
+}
+
+void AppSession::check_backlog() {
   if (FramedConnection::queued_bytes() > server_->options().queued_bytes_max) {
     spdlog::warn("{} is not reading what it is sent ({} bytes queued); closing it", label(),
                  FramedConnection::queued_bytes());
@@ -205,6 +233,7 @@ void AppSession::on_frame(Frame& frame) {
       return finish_after_writes();
     }
     attached_ = true;
+    entry_batches_ = a.getEntryBatches();
     spdlog::info("{} ({}) attached as '{}' with applied index {}", label(), peer_, a.getName().cStr(),
                  a.getAppliedIndex());
     return service.app_attach(self(), AttachRequest{a.getName(), a.getAppliedIndex()}, reply_for(id));

@@ -26,6 +26,7 @@ class AppSession final : public FramedConnection, public AppStream {
 
   // AppStream
   void send(const AppEvent& event) override;
+  void send_entries(std::span<const EntryView> entries) override;
   std::size_t queued_bytes() const override { return FramedConnection::queued_bytes(); }
   void close(AppError code, const std::string& reason) override;
   bool closed() const override { return FramedConnection::closing(); }
@@ -41,11 +42,15 @@ class AppSession final : public FramedConnection, public AppStream {
   void answer(std::uint64_t id, const AppAnswer& answer);
   // A protocol violation: tell the application why, log it, close.
   void violation(const std::string& why);
+  // Closes a session whose application stopped reading.
+  void check_backlog();
 
   AppServer* server_;
   std::string peer_;
   bool attach_sent_ = false;
   bool attached_ = false;
+  // The application asked for `entries` frames (Attach.entryBatches).
+  bool entry_batches_ = false;
   std::size_t in_flight_ = 0;
 };
 

@@ -54,6 +54,13 @@
 #    the sidecar says so with `passed(index)`: nothing up to that index
 #    remains for you, so count yourself applied through it (a barrier's read
 #    index may point at a skipped position).
+#    An application that set `entryBatches` in its attach may instead get
+#    `entries`: several `entry` messages in one frame, to be applied in
+#    list order exactly as if they had come one by one. Other messages
+#    (arrive, depart, passed, ...) are never inside such a list, so the
+#    order of the stream is the order of the frames and, within one, of the
+#    list. Batching saves a frame per entry on both sides; a client that
+#    does not set the flag gets single `entry` messages only.
 #  - `acclimated`, once, when the stream has reached the commit index that
 #    stood when the attach was answered: from here on the application is
 #    live (its state is as recent as its sidecar knows).
@@ -134,6 +141,9 @@ struct Attach {
   version @0 :UInt32;
   name @1 :Text;
   appliedIndex @2 :UInt64;
+  # The application reads `entries` (several entries per frame; see THE
+  # STREAM). Older sidecars ignore this and send single entries.
+  entryBatches @3 :Bool;
 }
 
 struct Propose {
@@ -167,6 +177,9 @@ struct FromSidecar {
     snapshot @8 :SnapshotRequest;
     closing @9 :Closing;
     passed @10 :UInt64;
+    # Consecutive entries, in order; only to an application that attached
+    # with entryBatches.
+    entries @11 :List(Entry);
   }
 }
 

@@ -30,12 +30,13 @@ Scratch& scratch() {
 
 }  // namespace
 
-FrameBuilder::FrameBuilder() : scratch_(!scratch().in_use) {
+FrameBuilder::FrameBuilder(std::size_t first_segment_words)
+    : scratch_(!scratch().in_use && first_segment_words <= kScratchWords) {
   if (scratch_) {
     scratch().in_use = true;
     message_.emplace(kj::arrayPtr(scratch().words, kScratchWords));
   } else {
-    message_.emplace();
+    message_.emplace(static_cast<capnp::uint>(std::max(first_segment_words, kScratchWords)));
   }
 }
 

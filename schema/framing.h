@@ -66,10 +66,13 @@ std::size_t frame_words(const unsigned char* table, std::size_t table_words, std
 // scratch array reused by every message, where capnp's default allocates
 // and zeroes 8 KiB per message (a fifth of a busy leader's time went to
 // malloc and free). A builder made while another is alive on the same
-// thread allocates its own. Encode before it goes out of scope.
+// thread allocates its own, as does one asked for a first segment larger
+// than the scratch (a message known to be big, built in one segment rather
+// than in a chain of growing ones). Encode before it goes out of scope.
 class FrameBuilder {
  public:
-  FrameBuilder();
+  FrameBuilder() : FrameBuilder(0) {}
+  explicit FrameBuilder(std::size_t first_segment_words);
   ~FrameBuilder();
   FrameBuilder(const FrameBuilder&) = delete;
   FrameBuilder& operator=(const FrameBuilder&) = delete;

@@ -202,7 +202,9 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void start_join(AppCursor& cursor);
   void pump(AppCursor& cursor);
   void pump_all();
-  void deliver(AppCursor& cursor, const raft::Entry& entry);
+  // Puts the message of one committed entry on the cursor's stream; an
+  // application entry joins `batch`, which the caller sends.
+  void deliver(AppCursor& cursor, const raft::Entry& entry, std::vector<ipc::EntryView>& batch);
   void maybe_request_snapshot();
   void finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply);
   void record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t bytes, std::uint64_t data_bytes);

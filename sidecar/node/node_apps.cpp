@@ -163,7 +163,12 @@ void Node::pump(AppCursor& c) {
                     entries.error().message);
       return stream.close(AppError::kInternal, "the sidecar failed reading its log; see its log");
     }
-    for (const raft::Entry& e : *entries) deliver(c, e);
+    // Entries go out as one message per run of entries (see deliver); the
+    // views point into `entries`, so the batch goes before they do.
+    std::vector<ipc::EntryView> batch;
+    batch.reserve(entries->size());
+    for (const raft::Entry& e : *entries) deliver(c, e, batch);
+    stream.send_entries(batch);
   }
   const Index position(c.next.value() - 1);
   if (!c.join && !stream.closed() && position > c.reported) {
@@ -177,10 +182,13 @@ void Node::pump(AppCursor& c) {
   }
 }
 
-void Node::deliver(AppCursor& c, const raft::Entry& e) {
+void Node::deliver(AppCursor& c, const raft::Entry& e, std::vector<ipc::EntryView>& batch) {
   c.next = Index(e.index.value() + 1);
   const bool silent = e.index <= c.silent_through;
+  // Any other message goes after the entries before it.
   auto send = [&](const ipc::AppEvent& event) {
+    c.stream->send_entries(batch);
+    batch.clear();
     c.stream->send(event);
     c.reported = e.index;
   };
@@ -219,7 +227,9 @@ void Node::deliver(AppCursor& c, const raft::Entry& e) {
       const bool fresh = c.filter.admit(e.index.value(), session, seq, app ? app->floor : 0);
       if (silent || !fresh) return;
       std::string_view data = app ? app->data : std::string_view(e.data);
-      return send(ipc::event::Entry{e.index.value(), e.term.value(), std::string(data), session, seq});
+      batch.push_back(ipc::EntryView{e.index.value(), e.term.value(), data, session, seq});
+      c.reported = e.index;
+      return;
     }
   }
 }

@@ -143,17 +143,19 @@ void ClientCore::schedule_reconnect() {
 void ClientCore::on_frame(std::uint64_t generation, kj::ArrayPtr<const capnp::word> frame) {
   if (generation != generation_ || !stream_) return;
   in_batch_ = true;
-  Incoming in;
+  Answer answer;
   try {
-    in = decode(frame);
+    if (decode(frame, answer, batch_)) return on_answer(answer);
   } catch (const Error& e) {
     // A message this SDK cannot read will come again after a reconnect:
     // stop rather than loop.
     return stop_for_good(e);
   }
-  if (in.is_answer) return on_answer(in.answer);
-  if (in.event.kind == StreamEvent::Kind::closing) return on_closing(in.event);
-  batch_.push_back(std::move(in.event));
+  if (!batch_.empty() && batch_.back().kind == StreamEvent::Kind::closing) {
+    StreamEvent closing = std::move(batch_.back());
+    batch_.pop_back();
+    on_closing(closing);
+  }
 }
 
 void ClientCore::on_batch_end(std::uint64_t generation) {

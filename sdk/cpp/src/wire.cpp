@@ -86,6 +86,15 @@ Answer answer_of(app::Answer::Reader a) {
   return out;
 }
 
+StreamEvent entry_of(app::Entry::Reader entry) {
+  StreamEvent e;
+  e.kind = StreamEvent::Kind::entry;
+  e.index = entry.getIndex();
+  e.term = entry.getTerm();
+  e.data = bytes(entry.getData());
+  return e;
+}
+
 StreamEvent event_of(app::FromSidecar::Reader m) {
   using K = StreamEvent::Kind;
   StreamEvent e;
@@ -103,12 +112,7 @@ StreamEvent event_of(app::FromSidecar::Reader m) {
       e.data = bytes(m.getJoinChunk().getData());
       e.done = m.getJoinChunk().getDone();
       break;
-    case app::FromSidecar::ENTRY:
-      e.kind = K::entry;
-      e.index = m.getEntry().getIndex();
-      e.term = m.getEntry().getTerm();
-      e.data = bytes(m.getEntry().getData());
-      break;
+    case app::FromSidecar::ENTRY: return entry_of(m.getEntry());
     case app::FromSidecar::ARRIVE:
     case app::FromSidecar::DEPART: {
       auto mm = m.which() == app::FromSidecar::ARRIVE ? m.getArrive() : m.getDepart();
@@ -135,7 +139,9 @@ StreamEvent event_of(app::FromSidecar::Reader m) {
       e.code = code_of(m.getClosing().getError());
       e.reason = text(m.getClosing().getReason());
       break;
-    case app::FromSidecar::ANSWER: break;  // handled by the caller
+    case app::FromSidecar::ANSWER:   // handled by the caller
+    case app::FromSidecar::ENTRIES:  // likewise
+      break;
   }
   return e;
 }
@@ -154,25 +160,28 @@ capnp::uint first_segment_words(std::size_t bytes = 0) {
 
 std::uint32_t protocol_version() { return app::K_VERSION; }
 
-Incoming decode(kj::ArrayPtr<const capnp::word> words) {
+bool decode(kj::ArrayPtr<const capnp::word> words, Answer& answer, std::vector<StreamEvent>& events) {
   try {
     capnp::FlatArrayMessageReader reader(words);
     auto m = reader.getRoot<app::FromSidecar>();
-    Incoming in;
     // A union member newer than this SDK reads as which() beyond our cases;
     // the switch in event_of leaves it as bootstrap, so refuse it here.
     auto which = static_cast<unsigned>(m.which());
-    if (which > static_cast<unsigned>(app::FromSidecar::PASSED)) {
+    if (which > static_cast<unsigned>(app::FromSidecar::ENTRIES)) {
       throw Error(ErrorCode::malformed, "the sidecar sent a message kind this SDK does not know (" +
                                             std::to_string(which) + "); upgrade the SDK");
     }
-    if (m.which() == app::FromSidecar::ANSWER) {
-      in.is_answer = true;
-      in.answer = answer_of(m.getAnswer());
-    } else {
-      in.event = event_of(m);
+    switch (m.which()) {
+      case app::FromSidecar::ANSWER:
+        answer = answer_of(m.getAnswer());
+        return true;
+      case app::FromSidecar::ENTRIES:
+        for (auto entry : m.getEntries()) events.push_back(entry_of(entry));
+        return false;
+      default:
+        events.push_back(event_of(m));
+        return false;
     }
-    return in;
   } catch (const kj::Exception& e) {
     throw Error(ErrorCode::malformed, std::string("undecodable frame from the sidecar: ") + e.getDescription().cStr());
   }
@@ -186,6 +195,7 @@ Frame encode_attach(std::uint64_t id, std::string_view name, Index applied) {
   a.setVersion(app::K_VERSION);
   a.setName(capnp::Text::Reader(name.data(), name.size()));
   a.setAppliedIndex(applied);
+  a.setEntryBatches(true);
   return finish(message);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <capnp/common.h>
 #include <kj/array.h>
@@ -51,14 +52,11 @@ struct StreamEvent {
   std::string reason;                // closing
 };
 
-struct Incoming {
-  bool is_answer = false;
-  Answer answer;
-  StreamEvent event;
-};
-
-// Throws Error(malformed) for a frame that is not a FromSidecar we know.
-Incoming decode(kj::ArrayPtr<const capnp::word> words);
+// Decodes one FromSidecar frame: an answer (returns true and fills
+// `answer`), or the stream events it holds, appended to `events` (one, or
+// several for `entries`). Throws Error(malformed) for a frame that is not a
+// FromSidecar we know.
+bool decode(kj::ArrayPtr<const capnp::word> words, Answer& answer, std::vector<StreamEvent>& events);
 
 Frame encode_attach(std::uint64_t id, std::string_view name, Index applied);
 Frame encode_propose(std::uint64_t id, std::uint64_t session, std::uint64_t seq, std::uint64_t floor,

@@ -89,13 +89,14 @@ class AppServerTest : public ::testing::Test {
   static void send(testing::FrameClient& c, const std::function<void(app::ToSidecar::Builder)>& fill) {
     c.send<app::ToSidecar>(fill);
   }
-  static void attach(testing::FrameClient& c, std::uint32_t version = app::K_VERSION) {
-    send(c, [version](app::ToSidecar::Builder m) {
+  static void attach(testing::FrameClient& c, std::uint32_t version = app::K_VERSION, bool entry_batches = false) {
+    send(c, [version, entry_batches](app::ToSidecar::Builder m) {
       m.setId(1);
       auto a = m.initAttach();
       a.setVersion(version);
       a.setName("test app");
       a.setAppliedIndex(12);
+      if (entry_batches) a.setEntryBatches(true);
     });
   }
   // The next frame must be a `closing` (then the connection ends); returns its reason.
@@ -225,6 +226,55 @@ TEST_F(AppServerTest, AttachThenRequestsAnsweredByIdAndTheStreamInOrder) {
   ASSERT_TRUE(barrier);
   EXPECT_EQ(barrier->root<app::FromSidecar>().getAnswer().getError(), app::ErrorCode::NO_LEADER);
   EXPECT_EQ(std::string(barrier->root<app::FromSidecar>().getAnswer().getReason()), "no leader");
+}
+
+TEST_F(AppServerTest, EntriesGoInOneFrameOnlyToAnApplicationThatAskedForBatches) {
+  AppServer server(io_, options_, service_);
+  server.start();
+  const std::string data(5000, 'x');  // past the first segment of a small frame
+  const std::vector<EntryView> entries{{101, 3, "a", 5, 1}, {102, 3, data, 5, 2}, {104, 4, "", 0, 0}};
+  for (bool batches : {false, true}) {
+    SCOPED_TRACE(batches ? "with entryBatches" : "without");
+    auto c = connect();
+    attach(*c, app::K_VERSION, batches);
+    ASSERT_TRUE(c->receive());  // the answer
+    ASSERT_TRUE(c->receive());  // bootstrap
+    service_.stream_->send_entries(entries);
+    service_.stream_->send(event::Acclimated{104});
+
+    std::vector<EntryView> seen;
+    std::vector<std::unique_ptr<framing::InboundFrame>> frames;
+    auto keep = [&](app::Entry::Reader e) {
+      auto d = e.getData();
+      seen.push_back(EntryView{e.getIndex(), e.getTerm(), std::string_view(reinterpret_cast<const char*>(d.begin()),
+                                                                             d.size()),
+                               e.getSession(), e.getSeq()});
+    };
+    for (std::size_t frame = 0; seen.size() < entries.size(); ++frame) {
+      ASSERT_LT(frame, batches ? 1u : entries.size()) << "more frames than expected";
+      frames.push_back(c->receive());
+      ASSERT_TRUE(frames.back());
+      auto m = frames.back()->root<app::FromSidecar>();
+      if (batches) {
+        ASSERT_TRUE(m.isEntries());
+        for (auto e : m.getEntries()) keep(e);
+      } else {
+        ASSERT_TRUE(m.isEntry());
+        keep(m.getEntry());
+      }
+    }
+    ASSERT_EQ(seen.size(), entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      EXPECT_EQ(seen[i].index, entries[i].index);
+      EXPECT_EQ(seen[i].term, entries[i].term);
+      EXPECT_EQ(seen[i].data, entries[i].data);
+      EXPECT_EQ(seen[i].session, entries[i].session);
+      EXPECT_EQ(seen[i].seq, entries[i].seq);
+    }
+    auto after = c->receive();
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(after->root<app::FromSidecar>().isAcclimated());
+  }
 }
 
 TEST_F(AppServerTest, ProtocolViolationsCloseOnlyTheirSessionWithAReason) {

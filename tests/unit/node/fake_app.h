@@ -71,6 +71,15 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
     events.push_back(event);
     std::visit([this](const auto& e) { apply(e); }, event);
   }
+  // Each entry of a batch as if sent alone; the batch's size is kept, so
+  // tests can see how the node batched.
+  void send_entries(std::span<const ipc::EntryView> entries) override {
+    if (entries.empty()) return;
+    batches.push_back(entries.size());
+    for (const ipc::EntryView& e : entries) {
+      send(ipc::event::Entry{e.index, e.term, std::string(e.data), e.session, e.seq});
+    }
+  }
   // A stalled application's connection reports a full queue, as a real one
   // whose application stopped reading does.
   std::size_t queued_bytes() const override { return stalled ? std::size_t{1} << 30 : 0; }
@@ -84,6 +93,7 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
 
   std::optional<ipc::AppAnswer> attach_answer;
   std::vector<ipc::AppEvent> events;
+  std::vector<std::size_t> batches;
   AppState state;
   std::uint64_t applied = 0;
   bool bootstrapped = false;

@@ -104,6 +104,40 @@ TEST_F(NodeAppsTest, AnApplicationSeesBootstrapItsArrivalEntriesInOrderAndAcclim
   app->detach();
 }
 
+TEST_F(NodeAppsTest, AReplayGoesOutInRunsOfEntriesThatMembershipChangesSplit) {
+  Cluster cluster("runs");
+  Node& node = solo(cluster);
+  auto a = attached(cluster, node, "a");
+  propose_many(cluster, node, a, 77, 0, 5);
+  bool added = false;
+  node.admin_add_learner(2, "127.0.0.1:1", [&](ipc::AdminReply r) { added = r.error == ipc::AdminError::kNone; });
+  ASSERT_TRUE(cluster.run_until([&] { return added; }));
+  propose_many(cluster, node, a, 77, 5, 5);
+
+  // A new application replays all of it from the log.
+  auto b = attached(cluster, node, "b");
+  ASSERT_TRUE(cluster.run_until([&] { return b->acclimated; }));
+  EXPECT_EQ(b->batches, (std::vector<std::size_t>{5, 5}));
+  std::vector<std::string> kinds;
+  for (const auto& e : b->events) {
+    kinds.push_back(std::visit(
+        [](const auto& v) -> std::string {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, ipc::event::Entry>) return v.data;
+          if constexpr (std::is_same_v<T, ipc::event::Arrive>) return "arrive " + std::to_string(v.member.node);
+          if constexpr (std::is_same_v<T, ipc::event::Bootstrap>) return "bootstrap";
+          return "other";
+        },
+        e));
+  }
+  while (!kinds.empty() && kinds.back() == "other") kinds.pop_back();  // passed, acclimated
+  EXPECT_EQ(kinds, (std::vector<std::string>{"bootstrap", "arrive 1", "e0", "e1", "e2", "e3", "e4", "arrive 2", "e5",
+                                             "e6", "e7", "e8", "e9"}));
+  EXPECT_EQ(b->state, a->state);
+  a->detach();
+  b->detach();
+}
+
 TEST_F(NodeAppsTest, ARetriedProposalIsDeliveredOnceAndOneBelowTheFloorNotAtAll) {
   Cluster cluster("dedup");
   Node& node = solo(cluster);

@@ -106,6 +106,19 @@ TEST(ClientProtocol, AttachCarriesVersionNameAndAppliedIndex) {
   EXPECT_EQ(m.getAttach().getVersion(), app::K_VERSION);
   EXPECT_EQ(std::string(m.getAttach().getName().cStr()), "protocol-test");
   EXPECT_EQ(m.getAttach().getAppliedIndex(), 17u);
+  EXPECT_TRUE(m.getAttach().getEntryBatches());
+}
+
+TEST(ClientProtocol, EntriesInOneFrameReachTheHandlerOneByOneInOrder) {
+  Attached a(4);
+  auto& [sidecar, h, reports, client] = a;
+  sidecar.bootstrap();
+  sidecar.entries(2, {{1, "a"}, {2, "b"}, {4, "c"}});
+  sidecar.arrive(5, 2, "10.0.0.2:7000");
+  sidecar.entries(2, {{6, "d"}});
+  EXPECT_EQ(h.wait_calls(6), (Calls{"bootstrap", "entry 1 2 a", "entry 2 2 b", "entry 4 2 c",
+                                    "arrive 5 2 10.0.0.2:7000", "entry 6 2 d"}));
+  EXPECT_TRUE(client.wait_applied(6, 20s));
 }
 
 TEST(ClientProtocol, StreamReachesTheHandlerInOrderAndAppliedIsAcknowledged) {

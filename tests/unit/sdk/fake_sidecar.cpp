@@ -152,6 +152,17 @@ void FakeSidecar::entry(std::uint64_t index, std::uint64_t term, const std::stri
   send(out);
 }
 
+void FakeSidecar::entries(std::uint64_t term, const std::vector<std::pair<std::uint64_t, std::string>>& entries) {
+  capnp::MallocMessageBuilder out;
+  auto list = out.initRoot<app::FromSidecar>().initEntries(static_cast<unsigned>(entries.size()));
+  for (unsigned i = 0; i < entries.size(); ++i) {
+    list[i].setIndex(entries[i].first);
+    list[i].setTerm(term);
+    list[i].setData(data_of(entries[i].second));
+  }
+  send(out);
+}
+
 void FakeSidecar::arrive(std::uint64_t index, std::uint64_t node, const std::string& address) {
   capnp::MallocMessageBuilder out;
   auto m = out.initRoot<app::FromSidecar>().initArrive();

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -49,6 +51,8 @@ class FakeSidecar {
   void answer_error(std::uint64_t id, app::ErrorCode code, const std::string& reason);
   void bootstrap();
   void entry(std::uint64_t index, std::uint64_t term, const std::string& data);
+  // One `entries` frame: (index, data) pairs, all of `term`.
+  void entries(std::uint64_t term, const std::vector<std::pair<std::uint64_t, std::string>>& entries);
   void arrive(std::uint64_t index, std::uint64_t node, const std::string& address);
   void acclimated(std::uint64_t index);
   void join(std::uint64_t index, std::uint64_t bytes);
