@@ -22,31 +22,41 @@ RequestTable::RequestTable(std::uint64_t session, std::chrono::milliseconds dela
 
 std::uint64_t RequestTable::add(Request request, Clock::time_point now) {
   if (request.kind == Request::Kind::propose) request.seq = next_seq_++;
-  std::uint64_t key = next_key_++;
-  Entry e;
+  const std::uint64_t key = first_key_ + entries_.size();
+  Entry& e = entries_.emplace_back(Entry{}).value();
   e.request = std::move(request);
   e.delay = delay_min_;
-  deadlines_.emplace(e.request.deadline, key);
-  auto it = entries_.emplace(key, std::move(e)).first;
-  schedule(key, it->second, now);
+  e.due = now;
+  ++live_;
+  fresh_.push_back(key);
   return key;
 }
 
-void RequestTable::schedule(std::uint64_t key, Entry& e, Clock::time_point due) {
-  e.in_flight = false;
-  e.due = due;
-  due_.emplace(due, key);
+RequestTable::Entry* RequestTable::find(std::uint64_t key) {
+  if (key < first_key_ || key - first_key_ >= entries_.size()) return nullptr;
+  auto& slot = entries_[key - first_key_];
+  return slot ? &*slot : nullptr;
 }
 
-void RequestTable::erase(std::map<std::uint64_t, Entry>::iterator it) {
-  Entry& e = it->second;
+void RequestTable::schedule_retry(std::uint64_t key, Entry& e, Clock::time_point due) {
+  e.in_flight = false;
+  e.due = due;
+  retries_.emplace(due, key);
+}
+
+void RequestTable::erase(std::uint64_t key) {
+  Entry& e = *find(key);
   if (e.in_flight) {
     in_flight_.erase(e.wire_id);
   } else {
-    due_.erase(Timed{e.due, it->first});
+    retries_.erase(Timed{e.due, key});  // or it is in fresh_, which skips it
   }
-  deadlines_.erase(Timed{e.request.deadline, it->first});
-  entries_.erase(it);
+  entries_[key - first_key_].reset();
+  --live_;
+  while (!entries_.empty() && !entries_.front()) {
+    entries_.pop_front();
+    ++first_key_;
+  }
 }
 
 Frame RequestTable::encode(const Entry& e) const {
@@ -61,14 +71,21 @@ Frame RequestTable::encode(const Entry& e) const {
 
 std::vector<Frame> RequestTable::take_ready(Clock::time_point now) {
   std::vector<Frame> out;
-  while (!due_.empty() && due_.begin()->first <= now) {
-    const std::uint64_t key = due_.begin()->second;
-    due_.erase(due_.begin());
-    Entry& e = entries_.at(key);
+  auto send = [&](std::uint64_t key, Entry& e) {
     e.in_flight = true;
     e.wire_id = next_wire_id_++;
-    in_flight_[e.wire_id] = key;
+    in_flight_.emplace(e.wire_id, key);
     out.push_back(encode(e));
+  };
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    const std::uint64_t key = retries_.begin()->second;
+    retries_.erase(retries_.begin());
+    send(key, *find(key));
+  }
+  while (!fresh_.empty()) {
+    const std::uint64_t key = fresh_.front();
+    fresh_.pop_front();
+    if (Entry* e = find(key); e && !e->in_flight) send(key, *e);
   }
   return out;
 }
@@ -76,43 +93,48 @@ std::vector<Frame> RequestTable::take_ready(Clock::time_point now) {
 bool RequestTable::answer(const Answer& a, Clock::time_point now) {
   auto f = in_flight_.find(a.id);
   if (f == in_flight_.end()) return false;
-  auto it = entries_.find(f->second);
-  if (it == entries_.end()) {
+  const std::uint64_t key = f->second;
+  Entry* found = find(key);
+  if (!found) {
     in_flight_.erase(f);
     return false;
   }
-  Entry& e = it->second;
+  Entry& e = *found;
   if (a.code == ErrorCode::none) {
     auto done = std::move(e.request.done);
-    erase(it);
+    erase(key);
     done(a);
     return true;
   }
   if (retryable(a.code) && now + e.delay < e.request.deadline) {
     in_flight_.erase(f);
-    schedule(it->first, e, now + e.delay);
+    schedule_retry(key, e, now + e.delay);
     e.delay = std::min(e.delay * 2, delay_max_);
     return true;
   }
   auto fail = std::move(e.request.fail);
-  erase(it);
+  erase(key);
   fail(Error(a.code, a.reason.empty() ? "the sidecar gave no reason" : a.reason));
   return true;
 }
 
-void RequestTable::connection_lost(Clock::time_point now) {
+void RequestTable::connection_lost(Clock::time_point) {
+  // Whatever was in flight goes again as soon as the next connection is
+  // attached, with what was never sent, oldest first.
+  std::vector<std::uint64_t> keys(fresh_.begin(), fresh_.end());
   for (const auto& [wire_id, key] : in_flight_) {
-    // Sent again as soon as the next connection is attached.
-    schedule(key, entries_.at(key), now);
+    find(key)->in_flight = false;
+    keys.push_back(key);
   }
   in_flight_.clear();
+  std::sort(keys.begin(), keys.end());
+  fresh_.assign(keys.begin(), keys.end());
 }
 
 void RequestTable::expire(Clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    auto it = entries_.find(deadlines_.begin()->second);
-    auto fail = std::move(it->second.request.fail);
-    erase(it);
+  while (!entries_.empty() && entries_.front()->request.deadline <= now) {
+    auto fail = std::move(entries_.front()->request.fail);
+    erase(first_key_);
     fail(Error(ErrorCode::timeout, "no answer from the cluster before the request's deadline "
                                    "(is a majority of the sidecars up and is this one connected?)"));
   }
@@ -121,23 +143,33 @@ void RequestTable::expire(Clock::time_point now) {
 void RequestTable::fail_all(const Error& error) {
   auto entries = std::move(entries_);
   entries_.clear();
+  first_key_ += entries.size();
+  live_ = 0;
   in_flight_.clear();
-  due_.clear();
-  deadlines_.clear();
-  for (auto& [key, e] : entries) e.request.fail(error);
+  fresh_.clear();
+  retries_.clear();
+  for (auto& e : entries) {
+    if (e) e->request.fail(error);
+  }
 }
 
 std::optional<Clock::time_point> RequestTable::next_due(bool attached) const {
   std::optional<Clock::time_point> next;
-  if (!deadlines_.empty()) next = deadlines_.begin()->first;
-  if (attached && !due_.empty() && (!next || due_.begin()->first < *next)) next = due_.begin()->first;
+  if (!entries_.empty()) next = entries_.front()->request.deadline;
+  if (!attached) return next;
+  auto earlier = [&](Clock::time_point t) {
+    if (!next || t < *next) next = t;
+  };
+  if (!retries_.empty()) earlier(retries_.begin()->first);
+  // A fresh key whose request is gone makes take_ready run once for nothing.
+  if (!fresh_.empty()) earlier(Clock::time_point::min());
   return next;
 }
 
 std::uint64_t RequestTable::floor() const {
   // Keys grow with seq, so the first proposal found is the lowest seq.
-  for (const auto& [key, e] : entries_) {
-    if (e.request.kind == Request::Kind::propose) return e.request.seq;
+  for (const auto& e : entries_) {
+    if (e && e->request.kind == Request::Kind::propose) return e->request.seq;
   }
   return next_seq_;
 }

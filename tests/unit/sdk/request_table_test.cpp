@@ -109,6 +109,47 @@ TEST(RequestTable, LostConnectionResendsAndDeadlineFails) {
   EXPECT_EQ(table.size(), 0u);
 }
 
+TEST(RequestTable, AnswersInAnyOrderLeaveTheOthersAndResendsGoOldestFirst) {
+  RequestTable table(42, 10ms, 100ms);
+  auto t0 = Clock::time_point{} + 1h;
+  std::vector<Outcome> out(5);
+  for (int i = 0; i < 4; ++i) table.add(propose(out[static_cast<std::size_t>(i)], t0 + 10s), t0);
+  std::vector<Sent> sent;
+  for (const auto& f : table.take_ready(t0)) sent.push_back(read_propose(f));
+  ASSERT_EQ(sent.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(sent[i].seq, i + 1);
+
+  EXPECT_TRUE(table.answer(answer(sent[1].id, ErrorCode::none, 11), t0));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.floor(), 1u);
+  EXPECT_TRUE(table.answer(answer(sent[0].id, ErrorCode::none, 10), t0));
+  EXPECT_EQ(table.floor(), 3u);
+  EXPECT_EQ(out[0].index, 10u);
+  EXPECT_EQ(out[1].index, 11u);
+
+  // One more, not sent before the connection goes: the resend is seqs 3,
+  // 4, 5 in that order, under new ids.
+  table.add(propose(out[4], t0 + 10s), t0);
+  table.connection_lost(t0);
+  std::vector<Sent> again;
+  for (const auto& f : table.take_ready(t0)) again.push_back(read_propose(f));
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(again[0].seq, 3u);
+  EXPECT_EQ(again[1].seq, 4u);
+  EXPECT_EQ(again[2].seq, 5u);
+  EXPECT_FALSE(table.answer(answer(sent[2].id, ErrorCode::none, 12), t0));  // the old connection's id
+  EXPECT_TRUE(table.answer(answer(again[1].id, ErrorCode::none, 13), t0));
+
+  EXPECT_EQ(table.next_due(true), t0 + 10s);
+  table.expire(t0 + 10s);
+  EXPECT_EQ(out[2].error, ErrorCode::timeout);
+  EXPECT_EQ(out[3].index, 13u);
+  EXPECT_FALSE(out[3].error);
+  EXPECT_EQ(out[4].error, ErrorCode::timeout);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.next_due(true), std::nullopt);
+}
+
 TEST(RequestTable, RefusalFailsWithTheSidecarsReason) {
   RequestTable table(42, 10ms, 100ms);
   auto t0 = Clock::time_point{} + 1h;
