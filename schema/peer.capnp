@@ -28,7 +28,9 @@
 # MESSAGES. After the handshake the dialer sends `raft` frames (one Raft
 # message each, field for field `conclave::raft::Message`), `snapshotChunk`
 # frames, `forward` frames (an application's proposal that a follower
-# passes to the leader), and `statusRequest` frames (conclavectl status
+# passes to the leader; several go in one `forwards` frame to a node that
+# said in its welcome that it reads those, and a leader's `forwardResult`s
+# likewise in `forwardResults`), and `statusRequest` frames (conclavectl status
 # --cluster on a follower: the leader answers `statusResult` with its view
 # of every member, as the admin protocol's Status). Acknowledgements of Raft messages travel as Raft
 # messages in the other direction, on the other connection.
@@ -75,6 +77,10 @@ struct Frame {
     challenge @9 :Challenge;
     statusRequest @10 :StatusRequest;
     statusResult @11 :StatusResult;
+    # Several forwarded proposals, or several results, in one frame: sent
+    # only to a node whose welcome set forwardBatches.
+    forwards @12 :List(ForwardedProposal);
+    forwardResults @13 :List(ForwardResult);
   }
 }
 
@@ -107,6 +113,10 @@ struct Welcome {
   # clusterId || nodeId as 8 bytes little-endian), empty when the acceptor
   # has no secret configured. A dialer with a secret requires it.
   proof @1 :Data;
+  # The acceptor reads `forwards` and `forwardResults`; to an older node
+  # that does not, the dialer sends one `forward` (`forwardResult`) frame
+  # each.
+  forwardBatches @2 :Bool;
 }
 
 struct Refusal {

@@ -49,11 +49,12 @@ kj::Array<capnp::word> hello_frame(const TransportOptions& options, const std::s
   });
 }
 
-kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof) {
+kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof, bool forward_batches) {
   return build([&](wire::Frame::Builder f) {
     auto welcome = f.initWelcome();
     welcome.setNodeId(self.value());
     welcome.setProof(as_data(proof));
+    welcome.setForwardBatches(forward_batches);
   });
 }
 
@@ -82,24 +83,48 @@ kj::Array<capnp::word> snapshot_chunk_frame(const raft::Message& install, std::u
   });
 }
 
+namespace {
+
+void fill_forward(wire::ForwardedProposal::Builder out, const ForwardedProposal& p) {
+  out.setRequestId(p.request_id);
+  out.setData(as_data(p.data));
+  out.setClientSession(p.client_session);
+  out.setSequence(p.sequence);
+}
+
+void fill_result(wire::ForwardResult::Builder out, const ForwardResult& r) {
+  out.setRequestId(r.request_id);
+  out.setIndex(r.index.value());
+  out.setTerm(r.term.value());
+  out.setError(r.error);
+  out.setLeaderHint(r.leader_hint.value());
+}
+
+}  // namespace
+
 kj::Array<capnp::word> forward_frame(const ForwardedProposal& p) {
-  return build([&](wire::Frame::Builder f) {
-    auto out = f.initForward();
-    out.setRequestId(p.request_id);
-    out.setData(as_data(p.data));
-    out.setClientSession(p.client_session);
-    out.setSequence(p.sequence);
-  });
+  return build([&](wire::Frame::Builder f) { fill_forward(f.initForward(), p); });
 }
 
 kj::Array<capnp::word> forward_result_frame(const ForwardResult& r) {
+  return build([&](wire::Frame::Builder f) { fill_result(f.initForwardResult(), r); });
+}
+
+kj::Array<capnp::word> forwards_frame(std::span<const ForwardedProposal> proposals) {
+  // One first segment for the whole list: per proposal its struct (three
+  // words, one pointer) and its data.
+  std::size_t words = 8;
+  for (const auto& p : proposals) words += 4 + (p.data.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
+  framing::FrameBuilder message(words);
+  auto list = message.init_root<wire::Frame>().initForwards(static_cast<unsigned>(proposals.size()));
+  for (unsigned i = 0; i < proposals.size(); ++i) fill_forward(list[i], proposals[i]);
+  return framing::encode_frame(message.message());
+}
+
+kj::Array<capnp::word> forward_results_frame(std::span<const ForwardResult> results) {
   return build([&](wire::Frame::Builder f) {
-    auto out = f.initForwardResult();
-    out.setRequestId(r.request_id);
-    out.setIndex(r.index.value());
-    out.setTerm(r.term.value());
-    out.setError(r.error);
-    out.setLeaderHint(r.leader_hint.value());
+    auto list = f.initForwardResults(static_cast<unsigned>(results.size()));
+    for (unsigned i = 0; i < results.size(); ++i) fill_result(list[i], results[i]);
   });
 }
 

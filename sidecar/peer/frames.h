@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include <kj/array.h>
@@ -21,7 +22,7 @@ kj::Array<capnp::word> challenge_frame(const std::string& nonce);
 kj::Array<capnp::word> hello_frame(const TransportOptions& options, const std::string& advertised,
                                    const std::string& nonce, const std::string& own_nonce,
                                    bool joining);
-kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof);
+kj::Array<capnp::word> welcome_frame(raft::NodeId self, const std::string& proof, bool forward_batches);
 kj::Array<capnp::word> refusal_frame(const std::string& reason);
 kj::Array<capnp::word> raft_frame(const raft::Message& message);
 // One chunk of the snapshot `install.snapshot` describes. The last chunk
@@ -30,6 +31,9 @@ kj::Array<capnp::word> snapshot_chunk_frame(const raft::Message& install, std::u
                                             const std::string& data, bool done);
 kj::Array<capnp::word> forward_frame(const ForwardedProposal& proposal);
 kj::Array<capnp::word> forward_result_frame(const ForwardResult& result);
+// Several in one frame, for a peer whose welcome set forwardBatches.
+kj::Array<capnp::word> forwards_frame(std::span<const ForwardedProposal> proposals);
+kj::Array<capnp::word> forward_results_frame(std::span<const ForwardResult> results);
 kj::Array<capnp::word> join_frame(const JoinRequest& request);
 kj::Array<capnp::word> join_result_frame(const JoinResult& result);
 

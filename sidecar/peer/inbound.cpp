@@ -142,7 +142,8 @@ void Inbound::on_hello(wire::Hello::Reader hello) {
                                             std::string_view(reinterpret_cast<const char*>(
                                                                  their_nonce.begin()),
                                                              their_nonce.size()),
-                                            o.cluster_id, o.self)),
+                                            o.cluster_id, o.self),
+                      o.welcome_forward_batches),
         false);
   if (state_ == State::kMember && ctx_->on_identified) ctx_->on_identified(peer_, shared_from_this());
 }
@@ -174,6 +175,12 @@ std::string Inbound::dispatch(wire::Frame::Reader frame) {
       return {};
     case wire::Frame::FORWARD_RESULT:
       handler.on_forward_result(peer_, decode_forward_result(frame.getForwardResult()));
+      return {};
+    case wire::Frame::FORWARDS:
+      for (auto p : frame.getForwards()) handler.on_forwarded_proposal(peer_, decode_forward(p));
+      return {};
+    case wire::Frame::FORWARD_RESULTS:
+      for (auto r : frame.getForwardResults()) handler.on_forward_result(peer_, decode_forward_result(r));
       return {};
     case wire::Frame::JOIN: {
       auto request = decode_join(frame.getJoin());

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <span>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -40,28 +41,93 @@ std::string Outbound::name() const {
 PeerCounters Outbound::counters() const {
   PeerCounters c = counters_;
   c.connected = state_ == State::kReady;
-  c.queued_frames = queue_.size();
+  c.queued_frames = queue_.size() + forwards_.size() + forward_results_.size();
   c.queued_bytes = queued_bytes_;
   return c;
 }
 
-bool Outbound::send(kj::Array<capnp::word> frame) {
-  const std::size_t bytes = frame.size() * sizeof(capnp::word);
+bool Outbound::admits(std::size_t bytes) {
   if (state_ == State::kClosed || state_ == State::kBackoff ||
-      queue_.size() >= ctx_->options.send_queue_frames_max ||
+      queue_.size() + forwards_.size() + forward_results_.size() >= ctx_->options.send_queue_frames_max ||
       queued_bytes_ + bytes > ctx_->options.send_queue_bytes_max) {
     ++counters_.frames_dropped;
     return false;
   }
-  enqueue(std::move(frame), false);
+  return true;
+}
+
+void Outbound::after_queueing() {
   if (state_ == State::kIdle) {
     dial();
   } else {
     pump();
   }
+}
+
+bool Outbound::send(kj::Array<capnp::word> frame) {
+  if (!admits(frame.size() * sizeof(capnp::word))) return false;
+  enqueue(std::move(frame), false);
+  after_queueing();
   // A dial that failed at once (an address that does not parse) dropped
   // the frame with the queue.
   return state_ != State::kBackoff;
+}
+
+namespace {
+
+// What a waiting forward or result counts against the send queue's byte
+// bound: its data and about what its frame adds.
+constexpr std::size_t kWaitingOverheadBytes = 64;
+
+}  // namespace
+
+bool Outbound::send_forward(ForwardedProposal proposal) {
+  const std::size_t bytes = proposal.data.size() + kWaitingOverheadBytes;
+  if (!admits(bytes)) return false;
+  queued_bytes_ += bytes;
+  forwards_.push_back(std::move(proposal));
+  after_queueing();
+  return state_ != State::kBackoff;
+}
+
+bool Outbound::send_forward_result(ForwardResult result) {
+  const std::size_t bytes = result.error.size() + kWaitingOverheadBytes;
+  if (!admits(bytes)) return false;
+  queued_bytes_ += bytes;
+  forward_results_.push_back(std::move(result));
+  after_queueing();
+  return state_ != State::kBackoff;
+}
+
+void Outbound::encode_waiting() {
+  // A list is cut well below the largest frame a peer accepts.
+  const std::size_t list_bytes_max = std::min(kBatchBytesMax, ctx_->options.frame_bytes_max / 2);
+  auto encode = [&](auto& waiting, auto bytes_of, auto one_frame, auto list_frame) {
+    for (std::size_t i = 0; i < waiting.size();) {
+      std::size_t j = i;
+      std::size_t bytes = 0;
+      while (j < waiting.size() && (j == i || bytes + bytes_of(waiting[j]) <= list_bytes_max)) {
+        bytes += bytes_of(waiting[j]);
+        ++j;
+      }
+      queued_bytes_ -= bytes;
+      if (peer_reads_batches_) {
+        enqueue(list_frame(std::span(waiting).subspan(i, j - i)), false);
+      } else {
+        for (std::size_t k = i; k < j; ++k) enqueue(one_frame(waiting[k]), false);
+      }
+      i = j;
+    }
+    waiting.clear();
+  };
+  encode(
+      forwards_, [](const ForwardedProposal& p) { return p.data.size() + kWaitingOverheadBytes; },
+      [](const ForwardedProposal& p) { return forward_frame(p); },
+      [](std::span<ForwardedProposal> ps) { return forwards_frame(ps); });
+  encode(
+      forward_results_, [](const ForwardResult& r) { return r.error.size() + kWaitingOverheadBytes; },
+      [](const ForwardResult& r) { return forward_result_frame(r); },
+      [](std::span<ForwardResult> rs) { return forward_results_frame(rs); });
 }
 
 void Outbound::enqueue(kj::Array<capnp::word> frame, bool chunk) {
@@ -103,6 +169,8 @@ void Outbound::close() {
   backoff_timer_.cancel();
   queue_.clear();
   in_flight_.clear();
+  forwards_.clear();
+  forward_results_.clear();
   queued_bytes_ = 0;
   chunks_queued_ = 0;
   snapshot_.reset();
@@ -208,6 +276,7 @@ void Outbound::on_reply(framing::FrameReadResult r) {
     return fail(r.io_error ? "connection lost during the handshake: " + r.io_error.message()
                            : r.protocol_error);
   }
+  bool reads_batches = false;
   try {
     auto frame = r.frame->root<wire::Frame>();
     if (frame.which() == wire::Frame::REFUSAL) {
@@ -215,6 +284,7 @@ void Outbound::on_reply(framing::FrameReadResult r) {
     }
     if (frame.which() != wire::Frame::WELCOME) return fail("handshake answered with neither welcome nor refusal");
     const raft::NodeId id(frame.getWelcome().getNodeId());
+    reads_batches = frame.getWelcome().getForwardBatches();
     if (expected_ != raft::kNoNode && id != expected_) {
       return fail(fmt::format("the node at {} is node {}, not {}; check the peer addresses",
                               address_, id.value(), expected_.value()));
@@ -242,6 +312,7 @@ void Outbound::on_reply(framing::FrameReadResult r) {
   } catch (const kj::Exception& e) {
     return fail(std::string("malformed handshake reply: ") + e.getDescription().cStr());
   }
+  peer_reads_batches_ = reads_batches;
   handshake_timer_.cancel();
   state_ = State::kReady;
   failures_ = 0;
@@ -278,7 +349,7 @@ void Outbound::fail(const std::string& reason, bool refused) {
   if (state_ == State::kClosed) return;
   const auto delay = next_backoff();
   ++failures_;
-  const std::size_t lost = queue_.size() + in_flight_.size();
+  const std::size_t lost = queue_.size() + in_flight_.size() + forwards_.size() + forward_results_.size();
   if (refused) {
     spdlog::error("node {}: handshake with {} failed: {}; retrying in {} ms", ctx_->self(),
                   name(), reason, delay.count());
@@ -299,6 +370,8 @@ void Outbound::fail(const std::string& reason, bool refused) {
   if (lost > 0 && expected_ != raft::kNoNode && !ctx_->stopped) ctx_->handler->on_connection_lost(expected_);
   queue_.clear();
   in_flight_.clear();
+  forwards_.clear();
+  forward_results_.clear();
   queued_bytes_ = 0;
   chunks_queued_ = 0;
   writing_ = false;
@@ -352,6 +425,7 @@ void Outbound::refill_snapshot() {
 
 void Outbound::pump() {
   if (state_ != State::kReady || writing_) return;
+  encode_waiting();
   refill_snapshot();
   if (queue_.empty()) return;
   std::vector<asio::const_buffer> buffers;

@@ -47,6 +47,13 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
 
   // Queues one frame, dialing first if idle. False when it was dropped.
   bool send(kj::Array<capnp::word> frame);
+  // A forwarded proposal, or a leader's result for one: they wait as values
+  // for the next write, which takes all those waiting in one frame of each
+  // kind to a peer whose welcome said it reads them (one per proposal went
+  // out for each of a busy follower's proposals, and back), else in one
+  // frame each. Queued and dropped like send().
+  bool send_forward(ForwardedProposal proposal);
+  bool send_forward_result(ForwardResult result);
   void send_snapshot(raft::Message install, SnapshotChunkSource source);
   // Closes for good (peer removed or transport stopped); drops what is queued.
   void close();
@@ -78,6 +85,12 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   void pump();
   void refill_snapshot();
   void enqueue(kj::Array<capnp::word> frame, bool chunk);
+  // Whether one more message of `bytes` fits the send queue's bounds now
+  // (and the connection is not closed or backing off); counts a drop if not.
+  bool admits(std::size_t bytes);
+  void after_queueing();
+  // Encodes the waiting forwards and results into queue_.
+  void encode_waiting();
   std::chrono::milliseconds next_backoff();
   std::string name() const;
 
@@ -103,7 +116,10 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   std::string own_nonce_;  // this dial's challenge to the acceptor
 
   std::deque<Queued> queue_;
-  std::size_t queued_bytes_ = 0;  // of non-chunk frames in queue_
+  std::size_t queued_bytes_ = 0;  // of non-chunk frames in queue_, and of the waiting forwards and results
+  std::vector<ForwardedProposal> forwards_;
+  std::vector<ForwardResult> forward_results_;
+  bool peer_reads_batches_ = false;  // its welcome set forwardBatches
   std::vector<Queued> in_flight_;
   bool writing_ = false;
   std::optional<SnapshotStream> snapshot_;

@@ -295,13 +295,13 @@ bool Transport::send_forward(raft::NodeId to, ForwardedProposal proposal) {
     impl_->dropped(to, "no address known");
     return false;
   }
-  return conn->send(forward_frame(proposal));
+  return conn->send_forward(std::move(proposal));
 }
 
 void Transport::send_forward_result(raft::NodeId to, ForwardResult result) {
   auto conn = impl_->peer(to);
   if (!conn) return impl_->dropped(to, "no address known");
-  conn->send(forward_result_frame(result));
+  conn->send_forward_result(std::move(result));
 }
 
 void Transport::send_status_request(raft::NodeId to, StatusRequest request) {

@@ -69,6 +69,10 @@ struct TransportOptions {
   // Where peers should dial this node ("host:port"), sent in the hello.
   // Empty: the listen address with the port actually bound.
   std::string advertised_address;
+  // This node's welcome offers to read several forwarded proposals (and
+  // results) per frame. Always on; off only to stand in, in tests, for an
+  // older node that reads one per frame.
+  bool welcome_forward_batches = true;
 };
 
 // An application's proposal passed from a follower's sidecar to the leader's.

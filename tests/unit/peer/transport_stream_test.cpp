@@ -146,6 +146,60 @@ TEST(PeerTransport, ForwardedProposalAndItsResultRoundTrip) {
   EXPECT_EQ(bad.leader_hint, NodeId(3));
 }
 
+// Forwards (and results) that wait for a write go out together: here all
+// of them wait for the connection, so each kind takes one frame to a node
+// that reads lists, and one frame each to one that does not.
+TEST(PeerTransport, WaitingForwardsAndResultsTravelInOneFrameToANodeThatReadsThem) {
+  for (bool batches : {true, false}) {
+    SCOPED_TRACE(batches ? "to a node that reads lists" : "to an older node");
+    asio::io_context io;
+    TransportOptions fo = options_for(1), lo = options_for(2);
+    fo.welcome_forward_batches = batches;
+    lo.welcome_forward_batches = batches;
+    TestNode follower(io, fo), leader(io, lo);
+    introduce({&follower, &leader});
+    constexpr std::uint64_t kCount = 100;
+    for (std::uint64_t i = 1; i <= kCount; ++i) {
+      ASSERT_TRUE(follower.transport->send_forward(leader.id(), ForwardedProposal{i, "p" + std::to_string(i), 7, i}));
+      leader.transport->send_forward_result(follower.id(), ForwardResult{i, raft::Index(i), raft::Term(2), "", {}});
+    }
+    ASSERT_TRUE(run_until(io, [&] {
+      return leader.recorder.forwards.size() == kCount && follower.recorder.forward_results.size() == kCount;
+    }));
+    for (std::uint64_t i = 1; i <= kCount; ++i) {
+      const auto& [from, p] = leader.recorder.forwards[i - 1];
+      EXPECT_EQ(from, follower.id());
+      EXPECT_EQ(p.request_id, i);
+      EXPECT_EQ(p.data, "p" + std::to_string(i));
+      EXPECT_EQ(p.sequence, i);
+      const auto& [by, r] = follower.recorder.forward_results[i - 1];
+      EXPECT_EQ(by, leader.id());
+      EXPECT_EQ(r.request_id, i);
+      EXPECT_EQ(r.index, raft::Index(i));
+    }
+    EXPECT_EQ(follower.counters_for(leader.id()).frames_sent, batches ? 1u : kCount);
+    EXPECT_EQ(leader.counters_for(follower.id()).frames_sent, batches ? 1u : kCount);
+  }
+}
+
+// A list is cut below the largest frame a node accepts.
+TEST(PeerTransport, ALongListOfForwardsIsCutIntoFramesANodeAccepts) {
+  asio::io_context io;
+  TransportOptions fo = options_for(1), lo = options_for(2);
+  fo.frame_bytes_max = lo.frame_bytes_max = 256u << 10;
+  TestNode follower(io, fo), leader(io, lo);
+  introduce({&follower, &leader});
+  const std::string data(20u << 10, 'd');
+  for (std::uint64_t i = 1; i <= 40; ++i) {
+    ASSERT_TRUE(follower.transport->send_forward(leader.id(), ForwardedProposal{i, data, 0, 0}));
+  }
+  ASSERT_TRUE(run_until(io, [&] { return leader.recorder.forwards.size() == 40; }));
+  for (std::uint64_t i = 1; i <= 40; ++i) EXPECT_EQ(leader.recorder.forwards[i - 1].second.request_id, i);
+  const auto sent = follower.counters_for(leader.id()).frames_sent;
+  EXPECT_GE(sent, 7u) << "800 KiB in lists of at most 128 KiB";
+  EXPECT_LT(sent, 40u);
+}
+
 TEST(PeerTransport, AJoinerIsAnsweredAtTheAddressItGave) {
   asio::io_context io;
   TestNode member(io, options_for(2)), other(io, options_for(3));
