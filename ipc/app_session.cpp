@@ -128,6 +128,7 @@ void AppSession::refuse(AppError code, const std::string& reason) { close(code, 
 
 void AppSession::send(const AppEvent& event) {
   if (closing()) return;
+  encode_waiting_answers();
   framing::FrameBuilder message;
   auto out = message.init_root<app::FromSidecar>();
   std::visit(EventEncoder{out}, event);
@@ -137,7 +138,8 @@ void AppSession::send(const AppEvent& event) {
 
 void AppSession::send_entries(std::span<const EntryView> entries) {
   if (closing() || entries.empty()) return;
-  if (!entry_batches_) {
+  encode_waiting_answers();
+  if (!batches_) {
     for (const EntryView& e : entries) {
       framing::FrameBuilder message;
       fill_entry(message.init_root<app::FromSidecar>().initEntry(), e);
@@ -166,6 +168,7 @@ void AppSession::check_backlog() {
 
 void AppSession::close(AppError code, const std::string& reason) {
   if (closing()) return;
+  encode_waiting_answers();
   capnp::MallocMessageBuilder message;
   auto c = message.initRoot<app::FromSidecar>().initClosing();
   c.setError(to_capnp(code));
@@ -199,18 +202,43 @@ AppReplyFn AppSession::reply_for(std::uint64_t id) {
     auto s = weak.lock();
     if (!s || s->closing()) return;
     --s->in_flight_;
-    s->answer(id, a);
+    s->answer(id, std::move(a));
   };
 }
 
-void AppSession::answer(std::uint64_t id, const AppAnswer& a) {
-  framing::FrameBuilder message;
-  auto out = message.init_root<app::FromSidecar>().initAnswer();
-  out.setId(id);
-  out.setError(to_capnp(a.error));
-  out.setReason(a.reason);
-  std::visit(ResultEncoder{out}, a.result);
-  queue(message.message());
+void AppSession::answer(std::uint64_t id, AppAnswer a) {
+  waiting_answers_.emplace_back(id, std::move(a));
+  // Alone, or to an application that reads only single answers, it goes
+  // now; while a write runs, answers gather for the next (before_write).
+  if (!batches_) encode_waiting_answers();
+  flush();
+}
+
+void AppSession::before_write() { encode_waiting_answers(); }
+
+void AppSession::encode_waiting_answers() {
+  if (waiting_answers_.empty()) return;
+  auto fill = [](app::Answer::Builder out, std::uint64_t id, const AppAnswer& a) {
+    out.setId(id);
+    out.setError(to_capnp(a.error));
+    out.setReason(a.reason);
+    std::visit(ResultEncoder{out}, a.result);
+  };
+  if (waiting_answers_.size() == 1 || !batches_) {
+    for (const auto& [id, a] : waiting_answers_) {
+      framing::FrameBuilder message;
+      fill(message.init_root<app::FromSidecar>().initAnswer(), id, a);
+      enqueue(message.message());
+    }
+  } else {
+    framing::FrameBuilder message(8 + 8 * waiting_answers_.size());
+    auto list = message.init_root<app::FromSidecar>().initAnswers(static_cast<unsigned>(waiting_answers_.size()));
+    for (unsigned i = 0; i < waiting_answers_.size(); ++i) {
+      fill(list[i], waiting_answers_[i].first, waiting_answers_[i].second);
+    }
+    enqueue(message.message());
+  }
+  waiting_answers_.clear();
 }
 
 void AppSession::on_frame(Frame& frame) {
@@ -233,7 +261,7 @@ void AppSession::on_frame(Frame& frame) {
       return finish_after_writes();
     }
     attached_ = true;
-    entry_batches_ = a.getEntryBatches();
+    batches_ = a.getBatches();
     spdlog::info("{} ({}) attached as '{}' with applied index {}", label(), peer_, a.getName().cStr(),
                  a.getAppliedIndex());
     return service.app_attach(self(), AttachRequest{a.getName(), a.getAppliedIndex()}, reply_for(id));

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ipc/app_service.h"
 #include "ipc/framed_connection.h"
@@ -39,7 +41,12 @@ class AppSession final : public FramedConnection, public AppStream {
   void on_closed() override;
   std::shared_ptr<AppSession> self();
   AppReplyFn reply_for(std::uint64_t id);
-  void answer(std::uint64_t id, const AppAnswer& answer);
+  void answer(std::uint64_t id, AppAnswer answer);
+  void before_write() override;
+  // Queues the answers set aside: one `answers` frame for several to an
+  // application that reads them, else one frame each. Before any other
+  // message, so the order of answers and stream is the order they came.
+  void encode_waiting_answers();
   // A protocol violation: tell the application why, log it, close.
   void violation(const std::string& why);
   // Closes a session whose application stopped reading.
@@ -49,8 +56,9 @@ class AppSession final : public FramedConnection, public AppStream {
   std::string peer_;
   bool attach_sent_ = false;
   bool attached_ = false;
-  // The application asked for `entries` frames (Attach.entryBatches).
-  bool entry_batches_ = false;
+  // The application reads `entries` and `answers` (Attach.batches).
+  bool batches_ = false;
+  std::vector<std::pair<std::uint64_t, AppAnswer>> waiting_answers_;
   std::size_t in_flight_ = 0;
 };
 

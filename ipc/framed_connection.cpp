@@ -94,14 +94,19 @@ void FramedConnection::fail(const std::string& why) {
 }
 
 void FramedConnection::queue(capnp::MessageBuilder& message) {
+  enqueue(message);
+  write_next();
+}
+
+void FramedConnection::enqueue(capnp::MessageBuilder& message) {
   if (closed_) return;
   outbox_.push_back(framing::encode_frame(message));
   queued_bytes_ += outbox_.back().size() * sizeof(capnp::word);
-  write_next();
 }
 
 void FramedConnection::write_next() {
   if (writing_ || closed_) return;
+  before_write();
   if (outbox_.empty()) {
     if (closing_) close();
     return;

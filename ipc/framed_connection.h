@@ -58,6 +58,14 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
  protected:
   // Queues one frame for writing.
   void queue(capnp::MessageBuilder& message);
+  // Queues one frame without starting a write (for before_write).
+  void enqueue(capnp::MessageBuilder& message);
+  // Starts a write if none is running (after messages were set aside for
+  // before_write).
+  void flush() { write_next(); }
+  // A write is about to start: the last chance to queue messages set aside
+  // so that those arriving during a write go out together.
+  virtual void before_write() {}
   // A complete frame arrived. Throwing kj::Exception (a malformed message)
   // is handed to on_protocol_error.
   virtual void on_frame(Frame& frame) = 0;

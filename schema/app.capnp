@@ -20,7 +20,9 @@
 # interleaved with the stream below. Ids are the application's choice; an id
 # must not be reused while its request is unanswered. `applied` and
 # snapshot chunks other than the last are notices: their id is 0 and nothing
-# answers them.
+# answers them. An application that set `batches` in its attach may get
+# several answers in one `answers` frame, each exactly as if it had come
+# alone (the attach's own answer always comes alone, first).
 #
 # ATTACH. The first message must be `attach` (a request). It carries the
 # protocol version the application speaks (kVersion), a name for logs, and
@@ -54,7 +56,7 @@
 #    the sidecar says so with `passed(index)`: nothing up to that index
 #    remains for you, so count yourself applied through it (a barrier's read
 #    index may point at a skipped position).
-#    An application that set `entryBatches` in its attach may instead get
+#    An application that set `batches` in its attach may instead get
 #    `entries`: several `entry` messages in one frame, to be applied in
 #    list order exactly as if they had come one by one. Other messages
 #    (arrive, depart, passed, ...) are never inside such a list, so the
@@ -141,9 +143,10 @@ struct Attach {
   version @0 :UInt32;
   name @1 :Text;
   appliedIndex @2 :UInt64;
-  # The application reads `entries` (several entries per frame; see THE
-  # STREAM). Older sidecars ignore this and send single entries.
-  entryBatches @3 :Bool;
+  # The application reads the list forms `entries` and `answers` (see THE
+  # STREAM and REQUESTS AND ANSWERS). Older sidecars ignore this and send
+  # single messages.
+  batches @3 :Bool;
 }
 
 struct Propose {
@@ -178,8 +181,10 @@ struct FromSidecar {
     closing @9 :Closing;
     passed @10 :UInt64;
     # Consecutive entries, in order; only to an application that attached
-    # with entryBatches.
+    # with batches.
     entries @11 :List(Entry);
+    # Answers to several requests; likewise.
+    answers @12 :List(Answer);
   }
 }
 

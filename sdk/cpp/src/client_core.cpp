@@ -143,13 +143,17 @@ void ClientCore::schedule_reconnect() {
 void ClientCore::on_frame(std::uint64_t generation, kj::ArrayPtr<const capnp::word> frame) {
   if (generation != generation_ || !stream_) return;
   in_batch_ = true;
-  Answer answer;
+  answers_.clear();
   try {
-    if (decode(frame, answer, batch_)) return on_answer(answer);
+    decode(frame, answers_, batch_);
   } catch (const Error& e) {
     // A message this SDK cannot read will come again after a reconnect:
     // stop rather than loop.
     return stop_for_good(e);
+  }
+  for (const Answer& a : answers_) {
+    on_answer(a);
+    if (generation != generation_ || !stream_) return;  // the answer ended the connection
   }
   if (!batch_.empty() && batch_.back().kind == StreamEvent::Kind::closing) {
     StreamEvent closing = std::move(batch_.back());

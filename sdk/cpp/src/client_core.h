@@ -79,6 +79,7 @@ class ClientCore final : public DispatchSink {
   std::uint64_t attach_id_ = 0;
   std::set<std::uint64_t> snapshot_ids_;  // last chunks awaiting the sidecar's answer
   std::vector<StreamEvent> batch_;        // decoded events not yet handed to the dispatcher
+  std::vector<Answer> answers_;           // the answers of the frame being handled
   bool in_batch_ = false;                 // delivering one read's frames
   bool pump_after_batch_ = false;
   std::optional<Error> closing_;          // what the sidecar said before closing

@@ -139,8 +139,9 @@ StreamEvent event_of(app::FromSidecar::Reader m) {
       e.code = code_of(m.getClosing().getError());
       e.reason = text(m.getClosing().getReason());
       break;
-    case app::FromSidecar::ANSWER:   // handled by the caller
-    case app::FromSidecar::ENTRIES:  // likewise
+    case app::FromSidecar::ANSWER:  // handled by the caller
+    case app::FromSidecar::ENTRIES:
+    case app::FromSidecar::ANSWERS:
       break;
   }
   return e;
@@ -160,27 +161,30 @@ capnp::uint first_segment_words(std::size_t bytes = 0) {
 
 std::uint32_t protocol_version() { return app::K_VERSION; }
 
-bool decode(kj::ArrayPtr<const capnp::word> words, Answer& answer, std::vector<StreamEvent>& events) {
+void decode(kj::ArrayPtr<const capnp::word> words, std::vector<Answer>& answers, std::vector<StreamEvent>& events) {
   try {
     capnp::FlatArrayMessageReader reader(words);
     auto m = reader.getRoot<app::FromSidecar>();
     // A union member newer than this SDK reads as which() beyond our cases;
     // the switch in event_of leaves it as bootstrap, so refuse it here.
     auto which = static_cast<unsigned>(m.which());
-    if (which > static_cast<unsigned>(app::FromSidecar::ENTRIES)) {
+    if (which > static_cast<unsigned>(app::FromSidecar::ANSWERS)) {
       throw Error(ErrorCode::malformed, "the sidecar sent a message kind this SDK does not know (" +
                                             std::to_string(which) + "); upgrade the SDK");
     }
     switch (m.which()) {
       case app::FromSidecar::ANSWER:
-        answer = answer_of(m.getAnswer());
-        return true;
+        answers.push_back(answer_of(m.getAnswer()));
+        return;
+      case app::FromSidecar::ANSWERS:
+        for (auto a : m.getAnswers()) answers.push_back(answer_of(a));
+        return;
       case app::FromSidecar::ENTRIES:
         for (auto entry : m.getEntries()) events.push_back(entry_of(entry));
-        return false;
+        return;
       default:
         events.push_back(event_of(m));
-        return false;
+        return;
     }
   } catch (const kj::Exception& e) {
     throw Error(ErrorCode::malformed, std::string("undecodable frame from the sidecar: ") + e.getDescription().cStr());
@@ -195,7 +199,7 @@ Frame encode_attach(std::uint64_t id, std::string_view name, Index applied) {
   a.setVersion(app::K_VERSION);
   a.setName(capnp::Text::Reader(name.data(), name.size()));
   a.setAppliedIndex(applied);
-  a.setEntryBatches(true);
+  a.setBatches(true);
   return finish(message);
 }
 

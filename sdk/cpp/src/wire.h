@@ -52,11 +52,11 @@ struct StreamEvent {
   std::string reason;                // closing
 };
 
-// Decodes one FromSidecar frame: an answer (returns true and fills
-// `answer`), or the stream events it holds, appended to `events` (one, or
-// several for `entries`). Throws Error(malformed) for a frame that is not a
-// FromSidecar we know.
-bool decode(kj::ArrayPtr<const capnp::word> words, Answer& answer, std::vector<StreamEvent>& events);
+// Decodes one FromSidecar frame: the answers it holds, appended to
+// `answers`, or the stream events, appended to `events` (one, or several for
+// `answers` and `entries`). Throws Error(malformed) for a frame that is not
+// a FromSidecar we know.
+void decode(kj::ArrayPtr<const capnp::word> words, std::vector<Answer>& answers, std::vector<StreamEvent>& events);
 
 Frame encode_attach(std::uint64_t id, std::string_view name, Index applied);
 Frame encode_propose(std::uint64_t id, std::uint64_t session, std::uint64_t seq, std::uint64_t floor,

@@ -89,14 +89,14 @@ class AppServerTest : public ::testing::Test {
   static void send(testing::FrameClient& c, const std::function<void(app::ToSidecar::Builder)>& fill) {
     c.send<app::ToSidecar>(fill);
   }
-  static void attach(testing::FrameClient& c, std::uint32_t version = app::K_VERSION, bool entry_batches = false) {
-    send(c, [version, entry_batches](app::ToSidecar::Builder m) {
+  static void attach(testing::FrameClient& c, std::uint32_t version = app::K_VERSION, bool batches = false) {
+    send(c, [version, batches](app::ToSidecar::Builder m) {
       m.setId(1);
       auto a = m.initAttach();
       a.setVersion(version);
       a.setName("test app");
       a.setAppliedIndex(12);
-      if (entry_batches) a.setEntryBatches(true);
+      if (batches) a.setBatches(true);
     });
   }
   // The next frame must be a `closing` (then the connection ends); returns its reason.
@@ -234,7 +234,7 @@ TEST_F(AppServerTest, EntriesGoInOneFrameOnlyToAnApplicationThatAskedForBatches)
   const std::string data(5000, 'x');  // past the first segment of a small frame
   const std::vector<EntryView> entries{{101, 3, "a", 5, 1}, {102, 3, data, 5, 2}, {104, 4, "", 0, 0}};
   for (bool batches : {false, true}) {
-    SCOPED_TRACE(batches ? "with entryBatches" : "without");
+    SCOPED_TRACE(batches ? "with batches" : "without");
     auto c = connect();
     attach(*c, app::K_VERSION, batches);
     ASSERT_TRUE(c->receive());  // the answer
@@ -274,6 +274,56 @@ TEST_F(AppServerTest, EntriesGoInOneFrameOnlyToAnApplicationThatAskedForBatches)
     auto after = c->receive();
     ASSERT_TRUE(after);
     EXPECT_TRUE(after->root<app::FromSidecar>().isAcclimated());
+  }
+}
+
+// Answers made while a write runs wait for the next one: to an application
+// that reads lists they go as one `answers` frame; alone, or to one that
+// does not, as single answers.
+TEST_F(AppServerTest, AnswersGatherDuringAWriteOnlyForAnApplicationThatAskedForBatches) {
+  AppServer server(io_, options_, service_);
+  server.start();
+  for (bool batches : {false, true}) {
+    SCOPED_TRACE(batches ? "with batches" : "without");
+    auto c = connect();
+    attach(*c, app::K_VERSION, batches);
+    auto attached = c->receive();
+    ASSERT_TRUE(attached);
+    ASSERT_TRUE(attached->root<app::FromSidecar>().isAnswer()) << "the attach answer comes alone";
+    ASSERT_TRUE(c->receive());  // bootstrap
+    // Ten proposals in the socket before the server reads: it handles them
+    // in one read, and answers each at once (ScriptedService).
+    for (std::uint64_t id = 20; id < 30; ++id) {
+      send(*c, [id](app::ToSidecar::Builder m) {
+        m.setId(id);
+        auto p = m.initPropose();
+        p.setData(bytes("x"));
+      });
+    }
+    std::vector<std::uint64_t> ids;
+    std::size_t frames = 0;
+    while (ids.size() < 10) {
+      auto f = c->receive();
+      ASSERT_TRUE(f);
+      ++frames;
+      auto m = f->root<app::FromSidecar>();
+      if (m.isAnswers()) {
+        ASSERT_TRUE(batches);
+        for (auto a : m.getAnswers()) {
+          EXPECT_TRUE(a.isCommitted());
+          ids.push_back(a.getId());
+        }
+      } else {
+        ASSERT_TRUE(m.isAnswer());
+        ids.push_back(m.getAnswer().getId());
+      }
+    }
+    for (std::uint64_t i = 0; i < 10; ++i) EXPECT_EQ(ids[i], 20 + i);
+    if (batches) {
+      EXPECT_LT(frames, 10u);
+    } else {
+      EXPECT_EQ(frames, 10u);
+    }
   }
 }
 

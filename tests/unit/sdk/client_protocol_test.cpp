@@ -106,7 +106,7 @@ TEST(ClientProtocol, AttachCarriesVersionNameAndAppliedIndex) {
   EXPECT_EQ(m.getAttach().getVersion(), app::K_VERSION);
   EXPECT_EQ(std::string(m.getAttach().getName().cStr()), "protocol-test");
   EXPECT_EQ(m.getAttach().getAppliedIndex(), 17u);
-  EXPECT_TRUE(m.getAttach().getEntryBatches());
+  EXPECT_TRUE(m.getAttach().getBatches());
 }
 
 TEST(ClientProtocol, EntriesInOneFrameReachTheHandlerOneByOneInOrder) {
@@ -157,6 +157,21 @@ TEST(ClientProtocol, ProposeIsAnsweredWithTheCommittedIndex) {
   ASSERT_EQ(sidecar.root(b).which(), app::ToSidecar::BARRIER);
   sidecar.answer_read_index(sidecar.root(b).getId(), 9);
   EXPECT_EQ(barrier.get(), 9u);
+}
+
+TEST(ClientProtocol, AnswersInOneFrameCompleteEachTheirRequest) {
+  Attached a;
+  auto& [sidecar, h, reports, client] = a;
+  std::vector<std::future<Index>> futures;
+  for (int i = 0; i < 3; ++i) futures.push_back(client.propose("p" + std::to_string(i)));
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto message = sidecar.read();
+    ids.push_back(sidecar.root(message).getId());
+  }
+  // Out of order, as a sidecar may answer.
+  sidecar.answers_committed({{ids[2], 12}, {ids[0], 10}, {ids[1], 11}});
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(futures[i].get(), 10 + i);
 }
 
 TEST(ClientProtocol, OversizedProposalIsRefusedBeforeItReachesTheSidecar) {

@@ -108,6 +108,16 @@ void FakeSidecar::answer_committed(std::uint64_t id, std::uint64_t index) {
   send(out);
 }
 
+void FakeSidecar::answers_committed(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& answers) {
+  capnp::MallocMessageBuilder out;
+  auto list = out.initRoot<app::FromSidecar>().initAnswers(static_cast<unsigned>(answers.size()));
+  for (unsigned i = 0; i < answers.size(); ++i) {
+    list[i].setId(answers[i].first);
+    list[i].initCommitted().setIndex(answers[i].second);
+  }
+  send(out);
+}
+
 void FakeSidecar::answer_read_index(std::uint64_t id, std::uint64_t index) {
   capnp::MallocMessageBuilder out;
   auto a = out.initRoot<app::FromSidecar>().initAnswer();

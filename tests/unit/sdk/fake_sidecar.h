@@ -46,6 +46,8 @@ class FakeSidecar {
 
   void send(capnp::MessageBuilder& message);
   void answer_committed(std::uint64_t id, std::uint64_t index);
+  // One `answers` frame: (id, committed index) pairs.
+  void answers_committed(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& answers);
   void answer_read_index(std::uint64_t id, std::uint64_t index);
   void answer_ok(std::uint64_t id);
   void answer_error(std::uint64_t id, app::ErrorCode code, const std::string& reason);
