@@ -3,6 +3,7 @@
 #include "schema/framing.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace conclave::framing {
 namespace {
@@ -13,14 +14,26 @@ std::uint32_t load_le32(const unsigned char* p) {
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
 }
 
-// Words of the scratch first segment: capnp's suggested first segment,
-// which holds every message but AppendEntries and snapshot chunks whole.
+// Words of the scratch first segment at least: capnp's suggested first
+// segment, which holds every message but AppendEntries, batches and
+// snapshot chunks whole. A builder asked for more grows it, up to
+// kScratchWordsMax (4 MiB); larger messages allocate their own.
 constexpr std::size_t kScratchWords = capnp::SUGGESTED_FIRST_SEGMENT_WORDS;
+constexpr std::size_t kScratchWordsMax = std::size_t{1} << 19;
 
 struct Scratch {
   // Zeroed, as MallocMessageBuilder requires; it zeroes what it used again.
-  capnp::word words[kScratchWords] = {};
+  std::unique_ptr<capnp::word[]> words{new capnp::word[kScratchWords]()};
+  std::size_t size = kScratchWords;
   bool in_use = false;
+
+  // Large enough for `wanted` words: a fresh zeroed array when it must
+  // grow (rarely: it keeps the largest size asked for).
+  void reserve(std::size_t wanted) {
+    if (wanted <= size) return;
+    words.reset(new capnp::word[wanted]());
+    size = wanted;
+  }
 };
 
 Scratch& scratch() {
@@ -31,10 +44,12 @@ Scratch& scratch() {
 }  // namespace
 
 FrameBuilder::FrameBuilder(std::size_t first_segment_words)
-    : scratch_(!scratch().in_use && first_segment_words <= kScratchWords) {
+    : scratch_(!scratch().in_use && first_segment_words <= kScratchWordsMax) {
   if (scratch_) {
-    scratch().in_use = true;
-    message_.emplace(kj::arrayPtr(scratch().words, kScratchWords));
+    Scratch& s = scratch();
+    s.in_use = true;
+    s.reserve(first_segment_words);
+    message_.emplace(kj::arrayPtr(s.words.get(), s.size));
   } else {
     message_.emplace(static_cast<capnp::uint>(std::max(first_segment_words, kScratchWords)));
   }

@@ -65,10 +65,13 @@ std::size_t frame_words(const unsigned char* table, std::size_t table_words, std
 // The builder of one outgoing message. Its first segment is a per-thread
 // scratch array reused by every message, where capnp's default allocates
 // and zeroes 8 KiB per message (a fifth of a busy leader's time went to
-// malloc and free). A builder made while another is alive on the same
-// thread allocates its own, as does one asked for a first segment larger
-// than the scratch (a message known to be big, built in one segment rather
-// than in a chain of growing ones). Encode before it goes out of scope.
+// malloc and free). A builder may ask for a first segment of a given size
+// (a message known to be big, built in one segment rather than in a chain
+// of growing ones): the scratch grows to it, up to 4 MiB, and stays that
+// size, where a large zeroed allocation per message cost page faults and
+// the allocator returning pages to the kernel. A builder made while
+// another is alive on the same thread, or asked for more than the bound,
+// allocates its own. Encode before it goes out of scope.
 class FrameBuilder {
  public:
   FrameBuilder() : FrameBuilder(0) {}

@@ -19,13 +19,16 @@ std::string to_string(capnp::Data::Reader data) {
   return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
 }
 
-// Builds a frame with `fill` and encodes it.
+// Builds a frame with `fill` and encodes it; `words` is what it will take
+// at most, when that may exceed the builder's default (see FrameBuilder).
 template <typename Fill>
-kj::Array<capnp::word> build(Fill&& fill) {
-  framing::FrameBuilder message;
+kj::Array<capnp::word> build(Fill&& fill, std::size_t words = 0) {
+  framing::FrameBuilder message(words);
   fill(message.init_root<wire::Frame>());
   return framing::encode_frame(message.message());
 }
+
+std::size_t words_for(std::size_t bytes) { return (bytes + sizeof(capnp::word) - 1) / sizeof(capnp::word); }
 
 }  // namespace
 
@@ -63,7 +66,11 @@ kj::Array<capnp::word> refusal_frame(const std::string& reason) {
 }
 
 kj::Array<capnp::word> raft_frame(const raft::Message& message) {
-  return build([&](wire::Frame::Builder f) { encode_raft_message(message, f.initRaft()); });
+  // The message's fixed part, then per entry its struct (four words) and
+  // its data: AppendEntries built in one segment.
+  std::size_t words = 64;
+  for (const raft::Entry& e : message.entries) words += 4 + words_for(e.data.size());
+  return build([&](wire::Frame::Builder f) { encode_raft_message(message, f.initRaft()); }, words);
 }
 
 kj::Array<capnp::word> snapshot_chunk_frame(const raft::Message& install, std::uint64_t offset,
@@ -114,11 +121,13 @@ kj::Array<capnp::word> forwards_frame(std::span<const ForwardedProposal> proposa
   // One first segment for the whole list: per proposal its struct (three
   // words, one pointer) and its data.
   std::size_t words = 8;
-  for (const auto& p : proposals) words += 4 + (p.data.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word);
-  framing::FrameBuilder message(words);
-  auto list = message.init_root<wire::Frame>().initForwards(static_cast<unsigned>(proposals.size()));
-  for (unsigned i = 0; i < proposals.size(); ++i) fill_forward(list[i], proposals[i]);
-  return framing::encode_frame(message.message());
+  for (const auto& p : proposals) words += 4 + words_for(p.data.size());
+  return build(
+      [&](wire::Frame::Builder f) {
+        auto list = f.initForwards(static_cast<unsigned>(proposals.size()));
+        for (unsigned i = 0; i < proposals.size(); ++i) fill_forward(list[i], proposals[i]);
+      },
+      words);
 }
 
 kj::Array<capnp::word> forward_results_frame(std::span<const ForwardResult> results) {
