@@ -94,13 +94,6 @@ struct JoinChunk {
   std::string data;
   bool done = false;
 };
-struct Entry {
-  std::uint64_t index = 0;
-  std::uint64_t term = 0;
-  std::string data;
-  std::uint64_t session = 0;
-  std::uint64_t seq = 0;
-};
 struct Arrive {
   AppMember member;
 };
@@ -117,8 +110,9 @@ struct Passed {
   std::uint64_t index = 0;
 };
 }  // namespace event
-using AppEvent = std::variant<event::Bootstrap, event::Join, event::JoinChunk, event::Entry, event::Arrive,
-                              event::Depart, event::Acclimated, event::SnapshotRequest, event::Passed>;
+// Entries go by AppStream::send_entries.
+using AppEvent = std::variant<event::Bootstrap, event::Join, event::JoinChunk, event::Arrive, event::Depart,
+                              event::Acclimated, event::SnapshotRequest, event::Passed>;
 
 // A committed entry on its way to an application, viewing the node's copy
 // of its data: send_entries encodes it before returning, so nothing is
@@ -135,7 +129,7 @@ struct EntryView {
 class AppStream {
  public:
   virtual ~AppStream() = default;
-  // Queues one message of the stream.
+  // Queues one message of the stream other than an entry.
   virtual void send(const AppEvent& event) = 0;
   // Queues consecutive entries of the stream: one `entries` frame to an
   // application that reads them, else one `entry` frame each.

@@ -78,9 +78,6 @@ struct EventEncoder {
     c.setData(bytes_of(e.data));
     c.setDone(e.done);
   }
-  void operator()(const event::Entry& e) {
-    fill_entry(out.initEntry(), EntryView{e.index, e.term, e.data, e.session, e.seq});
-  }
   void operator()(const event::Arrive& e) { fill_member(out.initArrive(), e.member); }
   void operator()(const event::Depart& e) { fill_member(out.initDepart(), e.member); }
   void operator()(const event::Acclimated& e) { out.initAcclimated().setIndex(e.index); }

@@ -81,22 +81,24 @@ constexpr std::size_t kWaitingOverheadBytes = 64;
 
 }  // namespace
 
-bool Outbound::send_forward(ForwardedProposal proposal) {
-  const std::size_t bytes = proposal.data.size() + kWaitingOverheadBytes;
+template <typename T>
+bool Outbound::set_aside(std::vector<T>& waiting, T value, std::size_t bytes) {
+  bytes += kWaitingOverheadBytes;
   if (!admits(bytes)) return false;
   queued_bytes_ += bytes;
-  forwards_.push_back(std::move(proposal));
+  waiting.push_back(std::move(value));
   after_queueing();
   return state_ != State::kBackoff;
 }
 
+bool Outbound::send_forward(ForwardedProposal proposal) {
+  const std::size_t bytes = proposal.data.size();
+  return set_aside(forwards_, std::move(proposal), bytes);
+}
+
 bool Outbound::send_forward_result(ForwardResult result) {
-  const std::size_t bytes = result.error.size() + kWaitingOverheadBytes;
-  if (!admits(bytes)) return false;
-  queued_bytes_ += bytes;
-  forward_results_.push_back(std::move(result));
-  after_queueing();
-  return state_ != State::kBackoff;
+  const std::size_t bytes = result.error.size();
+  return set_aside(forward_results_, std::move(result), bytes);
 }
 
 void Outbound::encode_waiting() {

@@ -166,7 +166,8 @@ TEST_F(AppServerTest, AttachThenRequestsAnsweredByIdAndTheStreamInOrder) {
   EXPECT_EQ(service_.proposals[0].seq, 2u);
 
   // The node's events reach the application in the order sent.
-  service_.stream_->send(event::Entry{101, 3, "hello", 5, 2});
+  const EntryView hello{101, 3, "hello", 5, 2};
+  service_.stream_->send_entries({&hello, 1});
   service_.stream_->send(event::Arrive{AppMember{102, 4, "h:4"}});
   service_.stream_->send(event::Acclimated{102});
   service_.stream_->send(event::SnapshotRequest{55});

@@ -51,6 +51,19 @@ struct AppState {
 
 class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this<FakeApp> {
  public:
+  // An entry as the application received it (its own copy).
+  struct Entry {
+    std::uint64_t index = 0;
+    std::uint64_t term = 0;
+    std::string data;
+    std::uint64_t session = 0;
+    std::uint64_t seq = 0;
+  };
+  // Every message of the stream, entries included, in order.
+  using Event = std::variant<ipc::event::Bootstrap, ipc::event::Join, ipc::event::JoinChunk, ipc::event::Arrive,
+                             ipc::event::Depart, ipc::event::Acclimated, ipc::event::SnapshotRequest,
+                             ipc::event::Passed, Entry>;
+
   FakeApp(boost::asio::io_context& io, Node& node, std::string name)
       : io_(io), node_(&node), label_("fake application " + std::move(name)) {}
 
@@ -67,18 +80,14 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
 
   // ipc::AppStream
   void send(const ipc::AppEvent& event) override {
-    ASSERT_FALSE(closed_) << "an event after the stream closed";
-    events.push_back(event);
-    std::visit([this](const auto& e) { apply(e); }, event);
+    std::visit([this](const auto& e) { receive(e); }, event);
   }
   // Each entry of a batch as if sent alone; the batch's size is kept, so
   // tests can see how the node batched.
   void send_entries(std::span<const ipc::EntryView> entries) override {
     if (entries.empty()) return;
     batches.push_back(entries.size());
-    for (const ipc::EntryView& e : entries) {
-      send(ipc::event::Entry{e.index, e.term, std::string(e.data), e.session, e.seq});
-    }
+    for (const ipc::EntryView& e : entries) receive(Entry{e.index, e.term, std::string(e.data), e.session, e.seq});
   }
   // A stalled application's connection reports a full queue, as a real one
   // whose application stopped reading does.
@@ -92,7 +101,7 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
   const std::string& label() const override { return label_; }
 
   std::optional<ipc::AppAnswer> attach_answer;
-  std::vector<ipc::AppEvent> events;
+  std::vector<Event> events;
   std::vector<std::size_t> batches;
   AppState state;
   std::uint64_t applied = 0;
@@ -125,7 +134,13 @@ class FakeApp final : public ipc::AppStream, public std::enable_shared_from_this
     applied = join_index_;
     ++joins;
   }
-  void apply(const ipc::event::Entry& e) {
+  template <typename E>
+  void receive(const E& e) {
+    ASSERT_FALSE(closed_) << "an event after the stream closed";
+    events.push_back(e);
+    apply(e);
+  }
+  void apply(const Entry& e) {
     EXPECT_GT(e.index, applied) << "entries out of order";
     state.entries.push_back(e.data);
     applied = e.index;

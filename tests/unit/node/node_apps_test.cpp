@@ -98,7 +98,7 @@ TEST_F(NodeAppsTest, AnApplicationSeesBootstrapItsArrivalEntriesInOrderAndAcclim
   ASSERT_TRUE(cluster.run_until([&] { return admin_done && app->state.entries.size() == 11; }));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(app->state.entries[static_cast<std::size_t>(i)], "e" + std::to_string(i));
   EXPECT_EQ(app->state.entries.back(), "from the admin");
-  const auto* last = std::get_if<ipc::event::Entry>(&app->events.back());
+  const auto* last = std::get_if<FakeApp::Entry>(&app->events.back());
   ASSERT_NE(last, nullptr);
   EXPECT_EQ(last->session, 0u);
   app->detach();
@@ -123,7 +123,7 @@ TEST_F(NodeAppsTest, AReplayGoesOutInRunsOfEntriesThatMembershipChangesSplit) {
     kinds.push_back(std::visit(
         [](const auto& v) -> std::string {
           using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, ipc::event::Entry>) return v.data;
+          if constexpr (std::is_same_v<T, FakeApp::Entry>) return v.data;
           if constexpr (std::is_same_v<T, ipc::event::Arrive>) return "arrive " + std::to_string(v.member.node);
           if constexpr (std::is_same_v<T, ipc::event::Bootstrap>) return "bootstrap";
           return "other";
