@@ -154,7 +154,18 @@ void Node::poke() {
 
 void Node::drain() {
   drain_posted_ = false;
-  if (stopped_ || in_flight_) return;
+  if (stopped_) return;
+  if (in_flight_) {
+    // A leader's appends for what was proposed while its sync runs leave
+    // now rather than after it (raft.h, take_early_messages): the
+    // followers write them while the leader syncs the batch before.
+    std::vector<raft::Message> early = raft_->take_early_messages();
+    if (!early.empty()) {
+      update_peer_addresses();
+      send_messages(early);
+    }
+    return;
+  }
   // Bounded: each pass consumes the core's output; a core that kept
   // producing Readies with no input would be a core bug, so stop counting
   // at a generous limit and let the next event resume.

@@ -76,7 +76,8 @@ Raft::Impl::Impl(const Options& options, const Restored& restored)
       vote_(restored.hard_state.vote),
       commit_(std::max(restored.hard_state.commit, restored.snapshot.index)),
       applied_(std::max(restored.applied, restored.snapshot.index)),
-      last_hard_state_(restored.hard_state) {
+      last_hard_state_(restored.hard_state),
+      durable_hard_state_(restored.hard_state) {
   check(opts_.id != kNoNode, "node id 0 is reserved");
   check(opts_.election_ticks > opts_.heartbeat_ticks && opts_.heartbeat_ticks > 0,
         "election_ticks must exceed heartbeat_ticks, which must be positive");
@@ -265,6 +266,25 @@ bool Raft::Impl::has_ready() const {
          commit_ > applied_ || !reads_.empty() || !failed_reads_.empty() || snapshot_to_install_;
 }
 
+namespace {
+
+// What a leader may send before the Ready it belongs to is durable: nothing
+// that acknowledges state (raft.h, leader_may_send_first).
+bool may_leave_before_persisting(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppend:
+    case MessageType::kHeartbeat:
+    case MessageType::kInstallSnapshot:
+    case MessageType::kTimeoutNow:
+    case MessageType::kReadIndexResponse:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 Ready Raft::Impl::ready() {
   if (ready_outstanding_) throw std::logic_error("raft: ready() called again before advance()");
   ready_outstanding_ = true;
@@ -297,24 +317,31 @@ Ready Raft::Impl::ready() {
   rd.failed_reads = std::move(failed_reads_);
   failed_reads_.clear();
   rd.leader_may_send_first = role_ == Role::kLeader && !term_or_vote_changed && !rd.snapshot &&
-                             std::all_of(rd.messages.begin(), rd.messages.end(), [](const Message& m) {
-                               switch (m.type) {
-                                 case MessageType::kAppend:
-                                 case MessageType::kHeartbeat:
-                                 case MessageType::kInstallSnapshot:
-                                 case MessageType::kTimeoutNow:
-                                 case MessageType::kReadIndexResponse:
-                                   return true;
-                                 default:
-                                   return false;
-                               }
-                             });
+                             std::all_of(rd.messages.begin(), rd.messages.end(), may_leave_before_persisting);
+  outstanding_may_send_first_ = rd.leader_may_send_first;
   return rd;
+}
+
+std::vector<Message> Raft::Impl::take_early_messages() {
+  // Only after a Ready whose own messages could leave first: what is taken
+  // here then follows them rather than overtaking them.
+  if (!ready_outstanding_ || !outstanding_may_send_first_ || role_ != Role::kLeader) return {};
+  // The term and vote this leader runs on must already be on disk: a lone
+  // voter elects itself at once, and must not speak for a term its crash
+  // could take back.
+  const HardState hs = hard_state();
+  if (hs.term != durable_hard_state_.term || hs.vote != durable_hard_state_.vote) return {};
+  flush_pending_sends();
+  if (!std::all_of(messages_.begin(), messages_.end(), may_leave_before_persisting)) return {};
+  std::vector<Message> out = std::move(messages_);
+  messages_.clear();
+  return out;
 }
 
 void Raft::Impl::advance(const Ready& rd) {
   if (!ready_outstanding_) throw std::logic_error("raft: advance() without ready()");
   ready_outstanding_ = false;
+  if (rd.hard_state) durable_hard_state_ = *rd.hard_state;
   if (rd.snapshot && log_.base().index == rd.snapshot->index) log_.mark_base_persisted();
   log_.mark_persisted(rd.entries);
   if (role_ == Role::kLeader) {
@@ -389,6 +416,7 @@ std::optional<SnapshotMeta> Raft::snapshot_meta_at(Index index) const { return i
 bool Raft::has_ready() const { return impl_->has_ready(); }
 Ready Raft::ready() { return impl_->ready(); }
 void Raft::advance(const Ready& ready) { impl_->advance(ready); }
+std::vector<Message> Raft::take_early_messages() { return impl_->take_early_messages(); }
 NodeStatus Raft::status() const { return impl_->status(); }
 Role Raft::role() const { return impl_->role_; }
 Term Raft::term() const { return impl_->term_; }

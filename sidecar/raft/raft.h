@@ -35,6 +35,13 @@
 // entries still count toward a commit only after advance() says they are
 // durable, so a commit always means a durable majority.
 //
+// While a Ready is outstanding (its sync running), a leader's appends for
+// entries proposed since would wait for the next Ready, and its followers
+// with them. take_early_messages() hands them out at once, on the same
+// terms as leader_may_send_first and only while the term and vote the node
+// runs on are durable (advanced), so none of them speaks for a term a
+// crash could take back.
+//
 // The host may call step/tick/propose between ready() and advance(), but may
 // not call ready() again before advance(). Outputs are returned rather than
 // delivered through callbacks (as ScyllaDB's fsm.hh argues) so the host
@@ -240,6 +247,10 @@ class Raft {
   bool has_ready() const;
   Ready ready();
   void advance(const Ready& ready);
+  // Between ready() and advance(): the messages a leader may send before
+  // that Ready is durable (see above); empty when there are none or when
+  // any queued message must wait for the Ready.
+  std::vector<Message> take_early_messages();
 
   NodeStatus status() const;
   Role role() const;

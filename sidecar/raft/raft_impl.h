@@ -43,6 +43,7 @@ class Raft::Impl {
   bool has_ready() const;
   Ready ready();
   void advance(const Ready& ready);
+  std::vector<Message> take_early_messages();
   NodeStatus status() const;
   std::optional<SnapshotMeta> snapshot_meta_at(Index index) const;
   void snapshot_taken(const SnapshotMeta& meta);
@@ -149,7 +150,11 @@ class Raft::Impl {
   std::vector<std::uint64_t> failed_reads_;
   std::optional<SnapshotMeta> snapshot_to_install_;
   HardState last_hard_state_;
+  // The hard state as of the last advance(): on disk, where last_hard_state_
+  // may still be syncing.
+  HardState durable_hard_state_;
   bool ready_outstanding_ = false;
+  bool outstanding_may_send_first_ = false;  // that Ready's leader_may_send_first
 };
 
 }  // namespace conclave::raft

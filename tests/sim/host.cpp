@@ -182,6 +182,14 @@ void Host::receive_chunk(Packet packet) {
 
 void Host::drain() {
   if (!settle_held(false)) return;
+  // While a Ready's sync is held, a leader may hand out the appends made
+  // since (raft.h, take_early_messages), as the daemon does.
+  if (held_ && rng_.chance(config_.early_send_permille)) {
+    for (const raft::Message& m : core_->take_early_messages()) {
+      check_send_contract(m);
+      send(m);
+    }
+  }
   for (int i = 0; i < kMaxReadiesPerInput && alive() && !held_ && core_->has_ready(); ++i) {
     if (!handle_ready()) return;
   }

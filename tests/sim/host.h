@@ -88,6 +88,9 @@ struct HostConfig {
   // Once held, how likely each later input (other than a tick, which always
   // does) is to find the sync finished.
   std::uint64_t held_sync_done_permille = 500;
+  // While a sync is held, how often an input is followed by sending what
+  // take_early_messages() hands out (a leader's appends since).
+  std::uint64_t early_send_permille = 0;
 };
 
 class Host {

@@ -2,6 +2,8 @@
 // flow control, and follower proposals.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "tests/unit/raft/test_cluster.h"
 
 namespace conclave::raft::testing {
@@ -17,6 +19,60 @@ TEST(Replication, ProposalsCommitOnEveryNodeInOrder) {
   EXPECT_EQ(want.front(), "v0");
   EXPECT_EQ(c.applied_data(2), want);
   EXPECT_EQ(c.applied_data(3), want);
+}
+
+// While its Ready syncs, a leader hands out the appends for what was
+// proposed since (raft.h, take_early_messages); its own copy still counts
+// toward a commit only once advanced.
+TEST(Replication, ALeaderSendsAppendsMadeWhileItsReadyIsSyncing) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(1));
+  Raft& leader = c.raft(1);
+  EXPECT_TRUE(leader.take_early_messages().empty()) << "no Ready is outstanding";
+  ASSERT_TRUE(leader.propose("a").ok());
+  Ready first = leader.ready();
+  ASSERT_TRUE(first.leader_may_send_first);
+  Proposal b = leader.propose("b");
+  ASSERT_TRUE(b.ok());
+  std::vector<Message> early = leader.take_early_messages();
+  std::set<NodeId> to;
+  for (const Message& m : early) {
+    EXPECT_EQ(m.type, MessageType::kAppend);
+    ASSERT_FALSE(m.entries.empty());
+    EXPECT_EQ(m.entries.back().index, b.index);
+    EXPECT_EQ(m.entries.back().data, "b");
+    to.insert(m.to);
+  }
+  EXPECT_EQ(to, (std::set<NodeId>{NodeId(2), NodeId(3)}));
+  EXPECT_TRUE(leader.take_early_messages().empty()) << "handed out once";
+  EXPECT_TRUE(c.raft(2).take_early_messages().empty()) << "a follower has nothing to send early";
+  leader.advance(first);
+}
+
+// A lone voter elects itself without a message: its first Ready carries the
+// new term, and until that is durable nothing may speak for the term, not
+// even to a learner.
+TEST(Replication, ALoneVoterSendsNothingEarlyBeforeItsTermIsDurable) {
+  TestCluster c(1);
+  ASSERT_TRUE(c.elect(1));
+  c.add_empty_node(NodeId(2));
+  ASSERT_TRUE(c.raft(1).propose_config_change({ConfigChangeType::kAddLearner, NodeId(2)}).ok());
+  c.settle();
+  ASSERT_EQ(c.raft(1).config().learners, (std::set<NodeId>{NodeId(2)}));
+  const Term before = c.raft(1).term();
+  c.restart(1);
+  Raft& r = c.raft(1);
+  r.campaign();  // a lone voter: leader at once, in a term not yet on disk
+  ASSERT_EQ(r.role(), Role::kLeader);
+  ASSERT_GT(r.term(), before);
+  Ready bump = r.ready();
+  ASSERT_TRUE(bump.hard_state.has_value());
+  EXPECT_FALSE(bump.leader_may_send_first);
+  ASSERT_TRUE(r.propose("x").ok());
+  Options defaults;
+  for (int i = 0; i < defaults.heartbeat_ticks; ++i) r.tick();  // a heartbeat to the learner is due
+  EXPECT_TRUE(r.take_early_messages().empty());
+  r.advance(bump);
 }
 
 TEST(Replication, ProposalReturnsIndexAndTermOfItsEntry) {
