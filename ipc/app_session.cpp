@@ -140,8 +140,9 @@ void AppSession::send_entries(std::span<const EntryView> entries) {
     for (const EntryView& e : entries) {
       framing::FrameBuilder message;
       fill_entry(message.init_root<app::FromSidecar>().initEntry(), e);
-      queue(message.message());
+      enqueue(message.message());
     }
+    flush();
     return check_backlog();
   }
   // The whole list in the first segment: the root and the list's tag, then

@@ -160,10 +160,7 @@ void Node::drain() {
     // now rather than after it (raft.h, take_early_messages): the
     // followers write them while the leader syncs the batch before.
     std::vector<raft::Message> early = raft_->take_early_messages();
-    if (!early.empty()) {
-      update_peer_addresses();
-      send_messages(early);
-    }
+    send_messages(early);
     return;
   }
   // Bounded: each pass consumes the core's output; a core that kept
@@ -174,10 +171,7 @@ void Node::drain() {
     // A leader's appends leave before its own write (raft.h, §10.2.1), so
     // its fsync overlaps the followers' round trip; everything else waits
     // for the write.
-    if (ready.leader_may_send_first) {
-      update_peer_addresses();
-      send_messages(ready.messages);
-    }
+    if (ready.leader_may_send_first) send_messages(ready.messages);
     auto owed = data_dir_.write(ready);
     if (!owed) return fail_stop("persisting to " + data_dir_.path() + " failed: " + owed.error().message);
     if (owed->sync) {
@@ -234,12 +228,7 @@ bool Node::after_persist(raft::Ready& ready) {
                                  node.key(), node.mapped().term});
     }
   }
-  // A configuration takes effect once appended: route the replies below
-  // to any member it introduced.
-  if (!ready.leader_may_send_first) {
-    update_peer_addresses();
-    send_messages(ready.messages);
-  }
+  if (!ready.leader_may_send_first) send_messages(ready.messages);
   apply(ready);
   if (stopped_) return false;
   answer_reads(ready);
@@ -263,6 +252,10 @@ void Node::after_sync(std::function<void()> step) {
 }
 
 void Node::send_messages(std::vector<raft::Message>& messages) {
+  if (messages.empty()) return;
+  // A configuration takes effect once appended: route these to any member
+  // it introduced.
+  update_peer_addresses();
   for (raft::Message& m : messages) {
     if (m.type == raft::MessageType::kInstallSnapshot) {
       send_snapshot(std::move(m));

@@ -78,12 +78,20 @@ namespace {
 // What a waiting forward or result counts against the send queue's byte
 // bound: its data and about what its frame adds.
 constexpr std::size_t kWaitingOverheadBytes = 64;
+std::size_t waiting_bytes(const ForwardedProposal& p) { return p.data.size() + kWaitingOverheadBytes; }
+std::size_t waiting_bytes(const ForwardResult& r) { return r.error.size() + kWaitingOverheadBytes; }
+
+// One frame for a value, and one for a list of them.
+kj::Array<capnp::word> frame_of(const ForwardedProposal& p) { return forward_frame(p); }
+kj::Array<capnp::word> frame_of(const ForwardResult& r) { return forward_result_frame(r); }
+kj::Array<capnp::word> list_frame_of(std::span<const ForwardedProposal> ps) { return forwards_frame(ps); }
+kj::Array<capnp::word> list_frame_of(std::span<const ForwardResult> rs) { return forward_results_frame(rs); }
 
 }  // namespace
 
 template <typename T>
-bool Outbound::set_aside(std::vector<T>& waiting, T value, std::size_t bytes) {
-  bytes += kWaitingOverheadBytes;
+bool Outbound::set_aside(std::vector<T>& waiting, T value) {
+  const std::size_t bytes = waiting_bytes(value);
   if (!admits(bytes)) return false;
   queued_bytes_ += bytes;
   waiting.push_back(std::move(value));
@@ -91,45 +99,30 @@ bool Outbound::set_aside(std::vector<T>& waiting, T value, std::size_t bytes) {
   return state_ != State::kBackoff;
 }
 
-bool Outbound::send_forward(ForwardedProposal proposal) {
-  const std::size_t bytes = proposal.data.size();
-  return set_aside(forwards_, std::move(proposal), bytes);
-}
+bool Outbound::send_forward(ForwardedProposal proposal) { return set_aside(forwards_, std::move(proposal)); }
 
-bool Outbound::send_forward_result(ForwardResult result) {
-  const std::size_t bytes = result.error.size();
-  return set_aside(forward_results_, std::move(result), bytes);
-}
+bool Outbound::send_forward_result(ForwardResult result) { return set_aside(forward_results_, std::move(result)); }
 
-void Outbound::encode_waiting() {
+template <typename T>
+void Outbound::encode_waiting(std::vector<T>& waiting) {
   // A list is cut well below the largest frame a peer accepts.
   const std::size_t list_bytes_max = std::min(kBatchBytesMax, ctx_->options.frame_bytes_max / 2);
-  auto encode = [&](auto& waiting, auto bytes_of, auto one_frame, auto list_frame) {
-    for (std::size_t i = 0; i < waiting.size();) {
-      std::size_t j = i;
-      std::size_t bytes = 0;
-      while (j < waiting.size() && (j == i || bytes + bytes_of(waiting[j]) <= list_bytes_max)) {
-        bytes += bytes_of(waiting[j]);
-        ++j;
-      }
-      queued_bytes_ -= bytes;
-      if (peer_reads_batches_) {
-        enqueue(list_frame(std::span(waiting).subspan(i, j - i)), false);
-      } else {
-        for (std::size_t k = i; k < j; ++k) enqueue(one_frame(waiting[k]), false);
-      }
-      i = j;
+  for (std::size_t i = 0; i < waiting.size();) {
+    std::size_t j = i;
+    std::size_t bytes = 0;
+    while (j < waiting.size() && (j == i || bytes + waiting_bytes(waiting[j]) <= list_bytes_max)) {
+      bytes += waiting_bytes(waiting[j]);
+      ++j;
     }
-    waiting.clear();
-  };
-  encode(
-      forwards_, [](const ForwardedProposal& p) { return p.data.size() + kWaitingOverheadBytes; },
-      [](const ForwardedProposal& p) { return forward_frame(p); },
-      [](std::span<ForwardedProposal> ps) { return forwards_frame(ps); });
-  encode(
-      forward_results_, [](const ForwardResult& r) { return r.error.size() + kWaitingOverheadBytes; },
-      [](const ForwardResult& r) { return forward_result_frame(r); },
-      [](std::span<ForwardResult> rs) { return forward_results_frame(rs); });
+    queued_bytes_ -= bytes;
+    if (peer_reads_batches_) {
+      enqueue(list_frame_of(std::span<const T>(waiting).subspan(i, j - i)), false);
+    } else {
+      for (std::size_t k = i; k < j; ++k) enqueue(frame_of(waiting[k]), false);
+    }
+    i = j;
+  }
+  waiting.clear();
 }
 
 void Outbound::enqueue(kj::Array<capnp::word> frame, bool chunk) {
@@ -427,7 +420,8 @@ void Outbound::refill_snapshot() {
 
 void Outbound::pump() {
   if (state_ != State::kReady || writing_) return;
-  encode_waiting();
+  encode_waiting(forwards_);
+  encode_waiting(forward_results_);
   refill_snapshot();
   if (queue_.empty()) return;
   std::vector<asio::const_buffer> buffers;

@@ -89,11 +89,12 @@ class Outbound : public std::enable_shared_from_this<Outbound> {
   // (and the connection is not closed or backing off); counts a drop if not.
   bool admits(std::size_t bytes);
   void after_queueing();
-  // Keeps a forward or result of `bytes` for the next write, as send() would queue it.
+  // Keeps a forward or result for the next write, as send() would queue it.
   template <typename T>
-  bool set_aside(std::vector<T>& waiting, T value, std::size_t bytes);
-  // Encodes the waiting forwards and results into queue_.
-  void encode_waiting();
+  bool set_aside(std::vector<T>& waiting, T value);
+  // Encodes the waiting forwards (or results) into queue_.
+  template <typename T>
+  void encode_waiting(std::vector<T>& waiting);
   std::chrono::milliseconds next_backoff();
   std::string name() const;
 
