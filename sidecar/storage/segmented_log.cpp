@@ -206,7 +206,8 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
     append_record(open->pending, e);
     open->end += open->pending.size() - before;
   }
-  if (segments_.back().end > options_.segment_bytes_max / 2) want_prepared_segment();
+  want_prepared_segment();
+  wake_paced_fill();
   return last_index_locked();
 }
 

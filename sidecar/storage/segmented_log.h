@@ -32,9 +32,10 @@
 // passes. A new segment's header is written and synced (with the directory)
 // before any record goes into it.
 //
-// PREALLOCATION: an open segment may be longer than its records. Once the
-// open segment is half full, a background thread zero-fills a file named
-// prepared-segment to segment_bytes_max and fdatasyncs it; the next open
+// PREALLOCATION: an open segment may be longer than its records. While the
+// open segment fills, a background thread zero-fills a file named
+// prepared-segment to segment_bytes_max, in chunks paced to end as the open
+// segment reaches half full, and fdatasyncs it; the next open
 // segment is that file, renamed. Appends then overwrite blocks that are
 // already allocated and written, so an fdatasync flushes data only, with
 // no file-size or block-allocation metadata to commit (on ext4 that halves
@@ -107,6 +108,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -241,7 +243,13 @@ class SegmentedLog {
   void wait_for_retired(std::unique_lock<std::mutex>& lock);  // every retired segment deleted
   void housekeeping();  // the thread's body
   Status delete_retired(const std::string& path, std::shared_ptr<File> file);
-  Status zero_fill_prepared_segment();
+  // The paced zero-fill (segmented_log_housekeeping.cpp): may_fill_next_chunk
+  // says whether the open segment has grown enough for the next chunk, and
+  // if not, sets fill_wake_at_ for wake_paced_fill, which append() calls.
+  std::uint64_t next_fill_end() const;  // mu_ held
+  bool may_fill_next_chunk();           // mu_ held
+  void wake_paced_fill();               // mu_ held
+  Status zero_fill_chunk(std::uint64_t from, std::uint64_t to);
   void stop_housekeeper();
   std::string prepared_path() const;
 
@@ -274,6 +282,11 @@ class SegmentedLog {
   std::condition_variable housekeeping_wake_;
   bool prepare_wanted_ = false;  // mu_: the housekeeper is asked to, or does, fill
   bool prepared_ready_ = false;  // mu_: prepared_path() is zero-filled and synced
+  static constexpr std::uint64_t kZeroFillChunkBytes = 256u << 10;
+  std::shared_ptr<File> preparing_;  // the housekeeper's: prepared_path() while it fills
+  std::uint64_t prepared_bytes_ = 0;  // mu_: how much of it is filled
+  // mu_: the open segment's size at which the paced fill may go on.
+  std::uint64_t fill_wake_at_ = std::numeric_limits<std::uint64_t>::max();
   // Segments compaction dropped, oldest first, still on disk; the front one
   // may be being deleted.
   struct Retired {

@@ -2,6 +2,14 @@
 // wait for. It zero-fills the next segment ahead of use (PREALLOCATION in
 // segmented_log.h) and deletes the segments compaction dropped.
 //
+// The fill is paced by the open segment's appends: a chunk goes only once
+// the open segment holds half as many bytes as the fill will then have
+// written, so the fill ends as the open segment reaches half full. Written
+// at the disk's full speed, the 64 MiB went out in a fraction of a second,
+// and every commit's fdatasync in that time flushed zeros with its record:
+// at 4 x 16 in conclave-bench (three nodes on one disk), p99.9 commit
+// latency was 23 ms with the fill and 4 ms without it.
+//
 // Deleting is slow enough to matter. Closing the last descriptor of an
 // unlinked 64 MiB segment frees its blocks, and on ext4 that took 125 ms
 // (perf trace, during a conclave-bench run at saturation); the unlink and
@@ -16,6 +24,9 @@
 // behind the snapshot). A failed deletion stops the log, as a failed
 // deletion inline did: the caller hears of it from its next call.
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "sidecar/storage/segmented_log.h"
 
@@ -34,6 +45,23 @@ void SegmentedLog::want_prepared_segment() {
   start_housekeeper();
 }
 
+std::uint64_t SegmentedLog::next_fill_end() const {
+  return std::min(prepared_bytes_ + kZeroFillChunkBytes, options_.segment_bytes_max);
+}
+
+bool SegmentedLog::may_fill_next_chunk() {
+  if (!prepare_wanted_) return false;
+  if (segments_.empty() || segments_.back().end * 2 >= next_fill_end()) return true;
+  fill_wake_at_ = (next_fill_end() + 1) / 2;
+  return false;
+}
+
+void SegmentedLog::wake_paced_fill() {
+  if (segments_.back().end < fill_wake_at_) return;
+  fill_wake_at_ = std::numeric_limits<std::uint64_t>::max();
+  housekeeping_wake_.notify_one();
+}
+
 void SegmentedLog::retire_segment(Segment& segment) {
   retired_.push_back(Retired{path_of(segment), std::move(segment.file)});
   start_housekeeper();
@@ -47,7 +75,7 @@ void SegmentedLog::housekeeping() {
   std::unique_lock lock(mu_);
   while (true) {
     housekeeping_wake_.wait(lock, [this] {
-      return stopping_.load() || prepare_wanted_ || (!retired_.empty() && !failed_);
+      return stopping_.load() || (!retired_.empty() && !failed_) || may_fill_next_chunk();
     });
     // Deletions first, and on the way out too: a closed log leaves no
     // compacted segment behind.
@@ -66,9 +94,15 @@ void SegmentedLog::housekeeping() {
       continue;
     }
     if (stopping_) return;
+    const std::uint64_t from = prepared_bytes_;
+    const std::uint64_t to = next_fill_end();
     lock.unlock();
-    Status s = zero_fill_prepared_segment();
+    Status s = zero_fill_chunk(from, to);
     lock.lock();
+    if (s) prepared_bytes_ = to;
+    if (s && to < options_.segment_bytes_max) continue;
+    preparing_.reset();
+    prepared_bytes_ = 0;
     prepare_wanted_ = false;
     if (s) {
       prepared_ready_ = true;
@@ -87,30 +121,26 @@ Status SegmentedLog::delete_retired(const std::string& path, std::shared_ptr<Fil
   return {};
 }
 
-Status SegmentedLog::zero_fill_prepared_segment() {
-  std::string path = prepared_path();
-  if (fs_.exists(path)) {
-    if (Status s = fs_.remove(path); !s) return s;
-  }
-  auto file = fs_.open(path, OpenMode::kCreateExclusive);
-  if (!file) return file.error();
-  const std::string zeros(std::min<std::uint64_t>(options_.segment_bytes_max, 1u << 20), '\0');
-  for (std::uint64_t offset = 0; offset < options_.segment_bytes_max; offset += zeros.size()) {
-    if (stopping_) return Error{ErrorCode::kStopped, "the log is closing"};
-    std::size_t n = std::min<std::uint64_t>(zeros.size(), options_.segment_bytes_max - offset);
-    if (Status s = (*file)->write_at(offset, std::string_view(zeros).substr(0, n)); !s) return s;
-    // Written out chunk by chunk: left to the final fdatasync, the whole
-    // segment (64 MiB by default) would queue at the device ahead of the
-    // log's own fdatasyncs and stall every commit for the time it takes
-    // to write (a quarter of a second, measured on a cloud disk).
-    if (options_.fsync) {
-      if (Status s = (*file)->write_out(offset, n); !s) return s;
+Status SegmentedLog::zero_fill_chunk(std::uint64_t from, std::uint64_t to) {
+  if (from == 0) {
+    std::string path = prepared_path();
+    if (fs_.exists(path)) {
+      if (Status s = fs_.remove(path); !s) return s;
     }
+    auto file = fs_.open(path, OpenMode::kCreateExclusive);
+    if (!file) return file.error();
+    preparing_ = std::move(file).value();
   }
-  // Synced, so that the blocks and the file size are on disk before any
-  // record is written over them: a record's fdatasync then commits no
-  // metadata (with fsync off nothing is synced, here as anywhere).
-  return options_.fsync ? (*file)->sync() : Status{};
+  static const std::string zeros(kZeroFillChunkBytes, '\0');
+  if (Status s = preparing_->write_at(from, std::string_view(zeros).substr(0, to - from)); !s) return s;
+  if (!options_.fsync) return {};
+  // Written out chunk by chunk, so that each of the log's own fdatasyncs
+  // flushes at most one chunk of zeros with its records.
+  if (Status s = preparing_->write_out(from, to - from); !s) return s;
+  // The last chunk syncs the file, so that the blocks and the file size are
+  // on disk before any record is written over them: a record's fdatasync
+  // then commits no metadata.
+  return to == options_.segment_bytes_max ? preparing_->sync() : Status{};
 }
 
 void SegmentedLog::stop_housekeeper() {

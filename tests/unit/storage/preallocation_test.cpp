@@ -160,6 +160,56 @@ TEST(Preallocation, TruncatingInsideAPreallocatedSegmentCutsTheFile) {
   EXPECT_FALSE(log->recovery().torn_tail.has_value());
 }
 
+// The fill keeps pace with the open segment instead of writing the whole
+// next segment at once: a chunk (256 KiB) goes when the open segment holds
+// half the bytes the fill will then have written. Written at once, the
+// zeros went out in one burst that every commit's fdatasync waited behind.
+TEST(Preallocation, TheFillKeepsPaceWithTheOpenSegment) {
+  TempDir dir;
+  LogOptions options;
+  options.segment_bytes_max = 1u << 20;
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", options).value();
+  const std::string prepared = dir / "log" + "/" + kPreparedSegmentName;
+  auto prepared_bytes = [&]() -> std::uint64_t {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(prepared, ec);
+    return ec ? 0 : size;
+  };
+  std::uint64_t next = 1;
+  auto append_through = [&](std::uint64_t open_bytes) {
+    while (std::filesystem::file_size(open_segment_path(dir / "log")) < open_bytes) {
+      ASSERT_TRUE(log->append(entries(next, next, 1, 1000)).ok());
+      ASSERT_TRUE(log->sync().ok());
+      ++next;
+    }
+  };
+  auto wait_for = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+
+  // 300 KiB in the open segment allows two chunks, and no more.
+  append_through(300u << 10);
+  ASSERT_TRUE(wait_for([&] { return prepared_bytes() >= (512u << 10); }))
+      << "the fill had not started with the open segment at 300 KiB: " << prepared_bytes();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(prepared_bytes(), 512u << 10) << "the fill ran ahead of the open segment";
+
+  // Half full: the fill finishes, and the next segment is the prepared one.
+  append_through(512u << 10);
+  ASSERT_TRUE(wait_for([&] { return prepared_bytes() == options.segment_bytes_max; }));
+  append_through(options.segment_bytes_max - 2000);
+  while (log->preallocated_segments() == 0 && next < 5000) {
+    ASSERT_TRUE(log->append(entries(next, next, 1, 1000)).ok());
+    ++next;
+  }
+  EXPECT_EQ(log->preallocated_segments(), 1u);
+  EXPECT_EQ(log->read(Index(1), Index(next - 1)).value(), entries(1, next - 1, 1, 1000));
+}
+
 TEST(Preallocation, OffMeansNoPreparedFiles) {
   TempDir dir;
   LogOptions options = small_segments();
