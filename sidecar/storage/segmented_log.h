@@ -114,6 +114,7 @@
 
 #include "sidecar/raft/types.h"
 #include "sidecar/storage/file.h"
+#include "sidecar/storage/gradual_release.h"
 #include "sidecar/storage/result.h"
 
 namespace conclave::storage {
@@ -132,6 +133,10 @@ struct LogOptions {
   // third in conclave-log-bench), while appends bounded by the disk's
   // bandwidth (large records, many appenders) lose about a fifth.
   bool preallocate = true;
+  // A compacted segment, once unlinked, is cut down this many bytes at a
+  // time, with a pause between cuts, before its last close frees the rest
+  // (gradual_release.h says why).
+  std::uint64_t release_step_bytes = kReleaseStepBytes;
   // The index the log starts at if the directory holds no segments.
   raft::Index first_index_if_empty{1};
   // For offline tools reading a directory that a stopped (or crashed) node

@@ -18,6 +18,15 @@
 // every commit of the cluster about every three seconds and set its
 // p99.9 latency.
 //
+// Off the loop was not enough. The freeing goes into the filesystem's
+// journal, and every fdatasync that commits metadata meanwhile (a segment's
+// seal, a directory sync, a snapshot) waits for it: with three nodes on one
+// disk, p99.9 commit latency at 4 x 256 was 41 ms with the deletions and
+// 16 ms without. An unlinked segment is therefore cut down a few MiB at a
+// time (gradual_release.h) and closed once small: 41 -> 14 ms. The name is
+// gone (durably) before the first cut, so a crash midway leaves an orphan
+// the filesystem reclaims, not a damaged segment.
+//
 // Retired segments are deleted oldest first, each deletion made durable
 // before the next, so a crash at any point leaves a suffix of the log on
 // disk, as compaction always did (recovery compacts a leftover prefix again
@@ -28,6 +37,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "sidecar/storage/gradual_release.h"
 #include "sidecar/storage/segmented_log.h"
 
 namespace conclave::storage {
@@ -115,8 +125,8 @@ void SegmentedLog::housekeeping() {
 
 Status SegmentedLog::delete_retired(const std::string& path, std::shared_ptr<File> file) {
   if (Status s = remove_file_durably(path); !s) return s;
-  // The last close of an unlinked file frees its blocks: the slow part. A
-  // reader still holding the file closes it instead, off the loop as well.
+  // A closing log frees the rest at once.
+  cut_down_gradually(*file, options_.release_step_bytes, &stopping_);
   file.reset();
   return {};
 }

@@ -291,6 +291,9 @@ Result<std::vector<std::string>> SnapshotStore::retire(std::size_t keep) {
 
 Status SnapshotStore::delete_retired(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
+    // Unlinked whole, not cut down first as compacted log segments are
+    // (gradual_release.h): a reader streaming it to a peer or an
+    // application may still hold it open, and reads on after the unlink.
     if (Status s = fs_.remove(path); !s) return s;
     spdlog::info("storage: removed old snapshot {}", path);
   }

@@ -43,6 +43,8 @@ struct FaultPlan {
   std::atomic<long> removals_finished{0};
   std::atomic<int> remove_errno{0};
   std::function<void(const std::string&)> on_remove;
+  // If set before the files are used, sees each truncation (path, new size).
+  std::function<void(const std::string&, std::uint64_t)> on_truncate;
 
   bool take_sync() {
     long left = syncs_left.load();
@@ -93,7 +95,10 @@ class FaultyFile final : public File {
     return s;
   }
   Status write_out(std::uint64_t offset, std::uint64_t length) override { return real_->write_out(offset, length); }
-  Status truncate(std::uint64_t size) override { return real_->truncate(size); }
+  Status truncate(std::uint64_t size) override {
+    if (plan_.on_truncate) plan_.on_truncate(path(), size);
+    return real_->truncate(size);
+  }
   Result<std::uint64_t> size() override { return real_->size(); }
   const std::string& path() const override { return real_->path(); }
 

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "sidecar/storage/segmented_log.h"
 #include "tests/fault/faulty_filesystem.h"
@@ -204,6 +207,59 @@ TEST_F(LogCompactionDeletes, ResetDeletesTheCompactedFilesBeforeItsOwn) {
   EXPECT_FALSE(prefix_was_on_disk);
   auto names = posix_filesystem().list(dir_ / "log").value();
   EXPECT_EQ(names, std::vector<std::string>{"open-00000000000000000500"});
+}
+
+// Freeing a large file's blocks at once stalled every fdatasync that
+// needed the filesystem's journal meanwhile; an unlinked segment is cut
+// down in steps first, and only once its name is gone for good.
+TEST(LogCompactionReleases, AnUnlinkedSegmentIsCutDownInStepsBeforeItIsClosed) {
+  TempDir dir;
+  testing::FaultPlan plan;
+  std::mutex mu;
+  std::vector<std::uint64_t> cuts;
+  bool unlinked = false;
+  bool cut_before_unlink = false;
+  // The first segment, by either of its names (the file keeps the one it
+  // was opened with, open-...).
+  const std::string first = "-00000000000000000001";
+  plan.on_remove = [&](const std::string& path) {
+    std::lock_guard lock(mu);
+    if (path.find(first) != std::string::npos) unlinked = true;
+  };
+  plan.on_truncate = [&](const std::string& path, std::uint64_t size) {
+    std::lock_guard lock(mu);
+    if (path.find(first) == std::string::npos) return;
+    if (!unlinked) cut_before_unlink = true;
+    cuts.push_back(size);
+  };
+  testing::FaultyFilesystem fs{plan};
+  LogOptions options = four_per_segment();
+  options.preallocate = false;
+  options.release_step_bytes = 40;
+  auto log = SegmentedLog::open(fs, dir / "log", options).value();
+  ASSERT_TRUE(log->append(entries(1, 10)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  const std::uint64_t size =
+      std::filesystem::file_size(dir / "log/segment-00000000000000000001-00000000000000000004");
+  const std::size_t steps = (size - 1) / 40;
+  ASSERT_TRUE(log->compact_prefix(Index(4)).ok());
+  // A log that is closing frees what is left at once; this one stays open
+  // until the background thread made every cut (or a bound passed).
+  auto cuts_made = [&] {
+    std::lock_guard lock(mu);
+    return cuts.size();
+  };
+  for (int i = 0; i < 5000 && cuts_made() < steps; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  log.reset();
+
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(cut_before_unlink) << "a segment was cut while recovery could still find it";
+  ASSERT_EQ(cuts.size(), steps) << "segment of " << size << " bytes";
+  std::uint64_t before = size;
+  for (std::uint64_t cut : cuts) {
+    EXPECT_EQ(cut, before - 40);
+    before = cut;
+  }
 }
 
 TEST_F(LogCompactionDeletes, AFailedDeletionStopsTheLogAndLosesNothing) {
