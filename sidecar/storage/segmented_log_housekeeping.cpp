@@ -125,7 +125,8 @@ void SegmentedLog::housekeeping() {
 
 Status SegmentedLog::delete_retired(const std::string& path, std::shared_ptr<File> file) {
   if (Status s = remove_file_durably(path); !s) return s;
-  // A closing log frees the rest at once.
+  // Cut down in steps, then closed: the last close frees what is left. A
+  // closing log skips the steps.
   cut_down_gradually(*file, options_.release_step_bytes, &stopping_);
   file.reset();
   return {};
