@@ -109,7 +109,11 @@
 #
 # BACK-PRESSURE. The sidecar reads the log from disk for an application that
 # falls behind; a slow application slows only itself. An application that
-# does not read its socket at all is eventually closed.
+# does not read its socket at all is eventually closed. One further behind a
+# new snapshot than the sidecar's `application_lag_max` (a million entries
+# by default) is closed with `rejected`, so that the log can be compacted:
+# attach again with the index applied, and the stream resumes from the log
+# if it still holds that index, or starts with a `join`.
 #
 # WHICH ERRORS ARE FINAL. `forbidden`, `version` and `malformed` (in an
 # answer or a `closing`) will not go away by reconnecting: stop, and tell a

@@ -110,6 +110,7 @@ const std::map<std::string, TomlSetter>& toml_keys() {
       {"heartbeat_ticks", toml_unsigned(&NodeConfig::heartbeat_ticks)},
       {"snapshot_entries", toml_unsigned(&NodeConfig::snapshot_entries)},
       {"snapshot_timeout_ms", toml_unsigned(&NodeConfig::snapshot_timeout_ms)},
+      {"application_lag_max", toml_unsigned(&NodeConfig::application_lag_max)},
       {"cluster_secret", toml_string(&NodeConfig::cluster_secret)},
       {"cluster_secret_file", toml_string(&NodeConfig::cluster_secret_file)},
       {"tls_ca_file", toml_string(&NodeConfig::tls_ca_file)},
@@ -438,6 +439,9 @@ ParsedConfig parse_command_line(int argc, const char* const* argv) {
        "snapshot and compact every N applied entries (10000; 0 never)");
   bind_option(app, overrides, cli, &NodeConfig::snapshot_timeout_ms, "--snapshot-timeout-ms",
               "how long an application may take to stream a snapshot (600000)");
+  bind_option(app, overrides, cli, &NodeConfig::application_lag_max, "--application-lag-max",
+              "entries an application may lag behind a new snapshot before it is detached to join from it "
+              "(1000000; 0 never)");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret, "--cluster-secret", "shared secret for peer handshakes");
   bind_option(app, overrides, cli, &NodeConfig::cluster_secret_file, "--cluster-secret-file", "file holding the secret");
   bind_option(app, overrides, cli, &NodeConfig::tls_ca_file, "--tls-ca-file", "peer TLS: the cluster CA's certificate (PEM)");

@@ -73,6 +73,12 @@ struct NodeConfig {
   // How long an application may take to stream a requested snapshot before
   // the request is abandoned (and made again later, perhaps to another).
   std::uint64_t snapshot_timeout_ms = 600000;
+  // An attached application holds the log back from compaction until it has
+  // read what it needs. One further than this many entries behind a new
+  // snapshot is detached instead, with a reason: it attaches again and
+  // joins from the snapshot, and the log is compacted (0: never detach, and
+  // the log grows for as long as it lags).
+  std::uint64_t application_lag_max = 1000000;
 
   // Shared secret proving cluster membership to peers. Give it inline or,
   // better (it then stays out of `ps` and shell history), in a file whose

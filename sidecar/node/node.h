@@ -208,6 +208,9 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
   void maybe_request_snapshot();
   void finish_app_snapshot(AppSnapshotInProgress snapshot, ipc::AppReplyFn reply);
   void record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t bytes, std::uint64_t data_bytes);
+  // Closes, with the reason, the stream of an application that read only
+  // through `position`, too far behind the new snapshot (application_lag_max).
+  void detach_lagging(ipc::AppStream& stream, raft::Index position, raft::Index snapshot);
   void abort_app_snapshot(const std::string& why);
   void answer_snapshot_waiters(const ipc::AdminReply& reply);
   void answer_reads(const raft::Ready& ready);

@@ -244,6 +244,16 @@ void Node::app_writable(const std::shared_ptr<ipc::AppStream>& stream) {
   if (it != apps_.end()) pump(it->second);
 }
 
+void Node::detach_lagging(ipc::AppStream& stream, Index position, Index snapshot) {
+  const std::string why = "it has read through index " + std::to_string(position.value()) + ", more than " +
+                          std::to_string(config_.application_lag_max) +
+                          " entries (application_lag_max) behind the snapshot at index " +
+                          std::to_string(snapshot.value()) +
+                          ", and the log is compacted behind that snapshot; attach again to join from it";
+  spdlog::warn("{}: detached: {}", stream.label(), why);
+  stream.close(AppError::kRejected, why);
+}
+
 void Node::app_detached(const std::shared_ptr<ipc::AppStream>& stream) {
   auto it = apps_.find(stream.get());
   if (it == apps_.end()) return;
@@ -434,10 +444,23 @@ void Node::record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t byt
   counts_.snapshots_taken_bytes += data_bytes;
   // Keep some entries behind the snapshot, so a follower slightly behind
   // catches up from the log instead of needing the whole snapshot, and
-  // every entry an attached application has still to read.
+  // every entry an attached application has still to read, unless it lags
+  // so far that keeping them would let the log grow without bound.
   const std::uint64_t trailing = std::min<std::uint64_t>(config_.snapshot_entries / 2, 5000);
   std::uint64_t compact_to = meta.index.value() > trailing ? meta.index.value() - trailing : 0;
-  for (const auto& [key, c] : apps_) compact_to = std::min<std::uint64_t>(compact_to, c.next.value() - 1);
+  std::vector<std::pair<std::shared_ptr<ipc::AppStream>, Index>> too_far_behind;
+  for (const auto& [key, c] : apps_) {
+    if (c.stream->closed()) continue;  // reads nothing more
+    const std::uint64_t position = c.next.value() - 1;
+    if (config_.application_lag_max != 0 && meta.index.value() - std::min(position, meta.index.value()) >
+                                                config_.application_lag_max) {
+      too_far_behind.emplace_back(c.stream, Index(position));
+    } else {
+      compact_to = std::min(compact_to, position);
+    }
+  }
+  // Closing may detach synchronously, which erases from apps_.
+  for (const auto& [stream, position] : too_far_behind) detach_lagging(*stream, position, meta.index);
   if (compact_to > 0) {
     raft_->compact(Index(compact_to));
     auto retired = data_dir_.compact(Index(compact_to));

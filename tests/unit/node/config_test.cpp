@@ -82,6 +82,7 @@ data_dir = "/var/lib/conclave"
 tick_ms = 50
 election_ticks = 20
 snapshot_entries = 500
+application_lag_max = 42
 log_level = "debug"
 log_target = "console"
 peer_plaintext = true
@@ -97,6 +98,7 @@ log_preallocate = false
   EXPECT_EQ(c.tick_ms, 25u);  // the command line wins
   EXPECT_EQ(c.election_ticks, 20u);
   EXPECT_EQ(c.snapshot_entries, 500u);
+  EXPECT_EQ(c.application_lag_max, 42u);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.log_target, "console");
   EXPECT_TRUE(c.peer_plaintext);

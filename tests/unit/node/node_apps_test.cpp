@@ -338,6 +338,50 @@ TEST_F(NodeAppsTest, AStalledApplicationIsNotFedAndDoesNotHoldUpTheOthers) {
   fast->detach();
 }
 
+// A stalled application holds the log back, but only so far: one further
+// than application_lag_max behind a new snapshot is detached with a reason,
+// the log is compacted past it, and when it attaches again it catches up
+// to the others' state.
+TEST_F(NodeAppsTest, AnApplicationTooFarBehindASnapshotIsDetachedAndCatchesUpWhenItComesBack) {
+  Cluster cluster("lagging");
+  NodeConfig c = cluster.config(1);
+  c.solo = true;
+  c.snapshot_entries = 5;
+  c.application_lag_max = 20;
+  Node& node = cluster.add(c);
+  ASSERT_TRUE(cluster.run_until([&] { return node.status().role == raft::Role::kLeader; }));
+  auto fast = attached(cluster, node, "fast");
+  auto slow = attached(cluster, node, "slow");
+  ASSERT_TRUE(cluster.run_until([&] { return slow->acclimated && fast->acclimated; }));
+  slow->stalled = true;
+  const std::uint64_t slow_at = slow->applied;
+
+  // Behind, but within the bound: the log keeps what it has to read.
+  propose_many(cluster, node, fast, 1, 0, 10);
+  ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > slow_at; }));
+  EXPECT_FALSE(slow->closed());
+  EXPECT_LE(node.status().snapshot_index.value(), slow_at) << "compacted past what an application has to read";
+
+  propose_many(cluster, node, fast, 1, 10, 50);
+  ASSERT_TRUE(cluster.run_until([&] { return slow->closed(); })) << "never detached";
+  EXPECT_EQ(slow->close_code, ipc::AppError::kRejected);
+  EXPECT_NE(slow->close_reason.find("application_lag_max"), std::string::npos) << slow->close_reason;
+  slow->detach();  // the session ends, as a real one does after `closing`
+  ASSERT_TRUE(cluster.run_until([&] { return node.status().snapshot_index.value() > slow_at; }))
+      << "the log is still held for the detached application";
+
+  // It comes back with the state it had: from the log if the segments
+  // still hold its position (the files go whole), else by a join.
+  auto back = std::make_shared<FakeApp>(cluster.io(), node, "slow, again");
+  back->state = slow->state;
+  back->applied = slow_at;
+  back->attach(slow_at);
+  ASSERT_TRUE(cluster.run_until([&] { return back->acclimated; }));
+  EXPECT_EQ(back->state, fast->state);
+  back->detach();
+  fast->detach();
+}
+
 TEST_F(NodeAppsTest, ABarrierAnswersAtLeastTheIndexOfWhatWasCommittedBeforeIt) {
   Cluster cluster("barrier");
   Node& node = solo(cluster);
