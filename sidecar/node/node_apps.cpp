@@ -357,7 +357,13 @@ void Node::maybe_request_snapshot() {
     snapshot_unavailable_logged_ = false;
     return;
   }
-  for (auto& [key, c] : apps_) {
+  // The application furthest ahead is asked: its snapshot lets the log be
+  // compacted furthest, and one that stopped reading, which would not
+  // answer until the request timed out, is behind the others.
+  auto best = apps_.end();
+  std::optional<raft::SnapshotMeta> best_meta;
+  for (auto it = apps_.begin(); it != apps_.end(); ++it) {
+    const AppCursor& c = it->second;
     const Index position(c.next.value() - 1);
     if (!c.acclimated || c.join || c.stream->closed() || position < c.silent_through ||
         position <= snapshot_index_) {
@@ -371,22 +377,28 @@ void Node::maybe_request_snapshot() {
       }
       continue;
     }
+    if (best != apps_.end() && position.value() <= best->second.next.value() - 1) continue;
     // Nothing when a leader's snapshot, stepped while a sync was out, has
     // replaced the log below this position: it installs next, and this
     // application joins from it.
-    const std::optional<raft::SnapshotMeta> meta = raft_->snapshot_meta_at(position);
+    std::optional<raft::SnapshotMeta> meta = raft_->snapshot_meta_at(position);
     if (!meta) continue;
-    auto writer = data_dir_.snapshots().begin(*meta);
+    best = it;
+    best_meta = std::move(meta);
+  }
+  if (best != apps_.end()) {
+    AppCursor& c = best->second;
+    auto writer = data_dir_.snapshots().begin(*best_meta);
     if (!writer) return fail_stop("cannot start a snapshot in " + data_dir_.path() + ": " + writer.error().message);
     if (storage::Status s = writer->write(encode_sidecar_part(c.filter)); !s) {
       return fail_stop("cannot write a snapshot in " + data_dir_.path() + ": " + s.error().message);
     }
     const std::uint64_t timeout_ticks = std::max<std::uint64_t>(1, config_.snapshot_timeout_ms / config_.tick_ms);
     app_snapshot_ = std::make_unique<AppSnapshotInProgress>(AppSnapshotInProgress{
-        key, *meta, std::move(writer).value(), 0, tick_count_ + timeout_ticks});
-    c.stream->send(ipc::event::SnapshotRequest{position.value()});
+        best->first, *best_meta, std::move(writer).value(), 0, tick_count_ + timeout_ticks});
+    c.stream->send(ipc::event::SnapshotRequest{best_meta->index.value()});
     spdlog::info("snapshot: asked {} ('{}') for its state as of index {}", c.stream->label(), c.name,
-                 position.value());
+                 best_meta->index.value());
     return;
   }
   if (snapshot_now_) {

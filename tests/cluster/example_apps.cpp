@@ -54,7 +54,7 @@ ExampleApps::~ExampleApps() {
 }
 
 std::string ExampleApps::log_path(std::uint64_t id) const {
-  return cluster_.temp_dir() + "/app" + std::to_string(id) + ".log";
+  return cluster_.temp_dir() + "/" + tag_ + std::to_string(id) + ".log";
 }
 
 void ExampleApps::start(std::uint64_t id) {
@@ -63,7 +63,7 @@ void ExampleApps::start(std::uint64_t id) {
   app.port = free_port();
   app.process = std::make_unique<NodeProcess>(
       std::vector<std::string>{binary_, "--socket", cluster_.data_dir(id) + "/app.sock", "--http",
-                               "127.0.0.1:" + std::to_string(app.port), "--name", "app" + std::to_string(id)},
+                               "127.0.0.1:" + std::to_string(app.port), "--name", tag_ + std::to_string(id)},
       log_path(id));
   const auto until = Clock::now() + kCommitDeadline;
   while (Clock::now() < until) {
@@ -74,6 +74,8 @@ void ExampleApps::start(std::uint64_t id) {
 }
 
 void ExampleApps::kill9(std::uint64_t id) { apps_.at(id).process->signal(SIGKILL); }
+
+void ExampleApps::signal(std::uint64_t id, int sig) { apps_.at(id).process->signal(sig); }
 
 bool ExampleApps::put(std::uint64_t id, const std::string& key, const std::string& value) {
   const auto until = Clock::now() + kCommitDeadline;

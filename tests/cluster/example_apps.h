@@ -31,8 +31,10 @@ std::string conclave_lock_path();
 
 class ExampleApps {
  public:
-  explicit ExampleApps(Cluster& cluster, std::string binary = conclave_kv_path())
-      : cluster_(cluster), binary_(std::move(binary)) {}
+  // `tag` names the applications (<tag><node id>) and their logs, so that a
+  // second set can run beside the first on the same nodes.
+  explicit ExampleApps(Cluster& cluster, std::string binary = conclave_kv_path(), std::string tag = "app")
+      : cluster_(cluster), binary_(std::move(binary)), tag_(std::move(tag)) {}
   ~ExampleApps();
   ExampleApps(const ExampleApps&) = delete;
   ExampleApps& operator=(const ExampleApps&) = delete;
@@ -41,6 +43,8 @@ class ExampleApps {
   // waits until it answers HTTP.
   void start(std::uint64_t id);
   void kill9(std::uint64_t id);
+  // Sends node `id`'s application a signal (SIGSTOP and SIGCONT stall it).
+  void signal(std::uint64_t id, int sig);
   std::uint16_t port(std::uint64_t id) const { return apps_.at(id).port; }
 
   // The kv example's requests.
@@ -60,6 +64,7 @@ class ExampleApps {
 
   Cluster& cluster_;
   std::string binary_;
+  std::string tag_;
   std::map<std::uint64_t, App> apps_;
 };
 

@@ -6,6 +6,7 @@
 // state as the others, without ever talking to them.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/cluster/cluster.h"
@@ -75,6 +76,51 @@ TEST(Snapshot, NodeJoiningACompactedClusterStartsFromTheSnapshot) {
   cluster.stop_all();
   const std::vector<DiskLog> logs = cluster.expect_disk_logs_agree();
   EXPECT_GT(logs.back().snapshot_index, 0u) << "the joiner holds no snapshot";
+}
+
+// An application that stops reading holds its node's log back only so far.
+// Stopped (SIGSTOP), its sidecar's queue to it fills and its cursor stops;
+// once a snapshot (made by a second application on the same node) is more
+// than --application-lag-max entries past it, the sidecar detaches it and
+// compacts. Running again, the SDK attaches anew and the application
+// catches up with everything written meanwhile.
+TEST(Snapshot, AnApplicationStoppedPastTheLagBoundIsDetachedAndCatchesUpWhenItRunsAgain) {
+  ClusterOptions options;
+  // A snapshot request that went to the application before it stopped is
+  // abandoned after a second; the next goes to the one furthest ahead.
+  options.extra_args = {"--snapshot-entries", "10", "--application-lag-max", "50", "--snapshot-timeout-ms", "1000"};
+  Cluster cluster(options);
+  ExampleApps kv(cluster);
+  ExampleApps second(cluster, conclave_kv_path(), "second");
+  cluster.start_founders(3);
+  ASSERT_NE(cluster.wait_for_leader(), 0u);
+  for (std::uint64_t id = 1; id <= 3; ++id) kv.start(id);
+  second.start(3);
+  ASSERT_TRUE(kv.put(3, "before", "stopped"));
+
+  kv.signal(3, SIGSTOP);
+  // Large values fill the socket and the sidecar's queue (a few MiB) soon,
+  // so the stopped application's cursor stops well short of the end.
+  const std::string big(64 << 10, 'x');
+  bool detached = false;
+  int written = 0;
+  for (; written < 600 && !detached; ++written) {
+    ASSERT_TRUE(kv.put(1 + static_cast<std::uint64_t>(written) % 2, "k" + std::to_string(written),
+                       std::to_string(written) + big));
+    if (written % 20 == 19) detached = cluster.log_text(3).find("application_lag_max") != std::string::npos;
+  }
+  kv.signal(3, SIGCONT);
+  ASSERT_TRUE(detached) << "node 3 never detached its stopped application after " << written << " writes\n"
+                        << cluster.log_text(3);
+
+  // Running again: reads through node 3 are linearizable, so each answer
+  // waits until its application has caught up.
+  EXPECT_EQ(kv.get(3, "before"), "stopped");
+  for (int i = 0; i < written; i += 7) {
+    auto v = kv.get(3, "k" + std::to_string(i));
+    ASSERT_TRUE(v.has_value()) << "k" << i;
+    EXPECT_EQ(*v, std::to_string(i) + big) << "k" << i;
+  }
 }
 
 }  // namespace

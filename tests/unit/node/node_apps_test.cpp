@@ -354,6 +354,8 @@ TEST_F(NodeAppsTest, AnApplicationTooFarBehindASnapshotIsDetachedAndCatchesUpWhe
   auto slow = attached(cluster, node, "slow");
   ASSERT_TRUE(cluster.run_until([&] { return slow->acclimated && fast->acclimated; }));
   slow->stalled = true;
+  slow->on_snapshot = FakeApp::OnSnapshot::kIgnore;  // as a stopped one would
+  const std::uint64_t slow_asked = slow->snapshots_asked;
   const std::uint64_t slow_at = slow->applied;
 
   // Behind, but within the bound: the log keeps what it has to read.
@@ -361,6 +363,7 @@ TEST_F(NodeAppsTest, AnApplicationTooFarBehindASnapshotIsDetachedAndCatchesUpWhe
   ASSERT_TRUE(cluster.run_until([&] { return node.snapshot_index().value() > slow_at; }));
   EXPECT_FALSE(slow->closed());
   EXPECT_LE(node.status().snapshot_index.value(), slow_at) << "compacted past what an application has to read";
+  EXPECT_EQ(slow->snapshots_asked, slow_asked) << "a snapshot was asked of the application furthest behind";
 
   propose_many(cluster, node, fast, 1, 10, 50);
   ASSERT_TRUE(cluster.run_until([&] { return slow->closed(); })) << "never detached";
