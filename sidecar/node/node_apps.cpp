@@ -9,11 +9,12 @@
 //
 // Snapshots come only from an application: the sidecar does not hold the
 // state machine. Once snapshot_entries entries were applied since the last
-// snapshot, one acclimated application is sent `snapshot(X)` at its current
-// position X; the bytes it streams back are written after the sidecar's own
-// part (the session filter as of X) into the snapshot store; once durable,
-// the core is told and the log compacted behind it, but never past what an
-// attached application still has to read.
+// snapshot, the acclimated application furthest ahead is sent `snapshot(X)`
+// at its current position X; the bytes it streams back are written after
+// the sidecar's own part (the session filter as of X) into the snapshot
+// store; once durable, the core is told and the log compacted behind it,
+// but never past what an attached application still has to read, unless it
+// is more than application_lag_max entries behind: that one is detached.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
