@@ -31,6 +31,8 @@
 //   conclave_snapshots_installed_total     counter  snapshots received from the leader and stored
 //   conclave_snapshots_installed_bytes_total  counter  their size
 //   conclave_applications                  gauge    attached applications
+//   conclave_applications_detached_lagging_total  counter  detached for lagging past
+//                                                   application_lag_max behind a snapshot
 //   conclave_application_lag_entries{application}  gauge  applied index - what the application
 //                                                   acknowledged (the largest for one name)
 #pragma once

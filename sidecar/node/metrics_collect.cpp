@@ -92,6 +92,9 @@ void Node::collect(MetricsRegistry& r) const {
 
   r.gauge("conclave_applications", "Applications attached to this node's application socket.",
           static_cast<double>(apps_.size()));
+  r.counter("conclave_applications_detached_lagging_total",
+            "Applications detached for reading more than application_lag_max entries behind a new snapshot.",
+            static_cast<double>(counts_.applications_detached_lagging));
   // Two processes of one application may be attached at once: show the
   // one furthest behind, so one series per name.
   std::map<std::string, std::uint64_t> lag_by_name;

@@ -346,6 +346,7 @@ class Node final : public peer::TransportHandler, public ipc::AdminService, publ
     std::uint64_t snapshots_taken_bytes = 0;
     std::uint64_t snapshots_installed = 0;
     std::uint64_t snapshots_installed_bytes = 0;
+    std::uint64_t applications_detached_lagging = 0;
   };
   Counts counts_;
   Histogram fsync_seconds_{latency_buckets_seconds()};

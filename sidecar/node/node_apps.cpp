@@ -252,6 +252,7 @@ void Node::detach_lagging(ipc::AppStream& stream, Index position, Index snapshot
                           std::to_string(snapshot.value()) +
                           ", and the log is compacted behind that snapshot; attach again to join from it";
   spdlog::warn("{}: detached: {}", stream.label(), why);
+  ++counts_.applications_detached_lagging;
   stream.close(AppError::kRejected, why);
 }
 

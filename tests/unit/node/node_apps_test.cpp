@@ -369,6 +369,10 @@ TEST_F(NodeAppsTest, AnApplicationTooFarBehindASnapshotIsDetachedAndCatchesUpWhe
   ASSERT_TRUE(cluster.run_until([&] { return slow->closed(); })) << "never detached";
   EXPECT_EQ(slow->close_code, ipc::AppError::kRejected);
   EXPECT_NE(slow->close_reason.find("application_lag_max"), std::string::npos) << slow->close_reason;
+  MetricsRegistry scrape;
+  node.collect(scrape);
+  EXPECT_NE(scrape.render().find("conclave_applications_detached_lagging_total 1\n"), std::string::npos)
+      << scrape.render();
   slow->detach();  // the session ends, as a real one does after `closing`
   ASSERT_TRUE(cluster.run_until([&] { return node.status().snapshot_index.value() > slow_at; }))
       << "the log is still held for the detached application";
