@@ -466,8 +466,8 @@ void Node::record_app_snapshot(const raft::SnapshotMeta& meta, std::uint64_t byt
   for (const auto& [key, c] : apps_) {
     if (c.stream->closed()) continue;  // reads nothing more
     const std::uint64_t position = c.next.value() - 1;
-    if (config_.application_lag_max != 0 && meta.index.value() - std::min(position, meta.index.value()) >
-                                                config_.application_lag_max) {
+    const std::uint64_t behind = meta.index.value() > position ? meta.index.value() - position : 0;
+    if (config_.application_lag_max != 0 && behind > config_.application_lag_max) {
       too_far_behind.emplace_back(c.stream, Index(position));
     } else {
       compact_to = std::min(compact_to, position);

@@ -75,8 +75,8 @@ RunPlan plan_for_seed(std::uint64_t seed, const std::string& mix) {
   }
   // Drawn last, so the rest of each seed's plan is what it was before.
   p.host.hold_sync_permille = rng.chance(500) ? rng.between(100, 1000) : 0;
-  p.host.early_send_permille = rng.chance(500) ? rng.between(300, 1000) : 0;
   p.host.held_sync_done_permille = rng.between(100, 900);
+  p.host.early_send_permille = rng.chance(500) ? rng.between(300, 1000) : 0;
   return p;
 }
 
@@ -91,8 +91,8 @@ std::string RunPlan::describe() const {
       << transfer_every_ticks << ", snapshot every " << host.snapshot_every
       << " entries, entries/msg " << host.options.max_entries_per_message << ", inflight "
       << host.options.max_inflight_messages << ", syncs held " << host.hold_sync_permille << "‰ (done "
-      << host.held_sync_done_permille << "‰ an input, early sends " << host.early_send_permille << "‰), " << fault_ticks << "+" << liveness_ticks
-      << " ticks";
+      << host.held_sync_done_permille << "‰ an input, early sends " << host.early_send_permille << "‰), "
+      << fault_ticks << "+" << liveness_ticks << " ticks";
   return out.str();
 }
 
