@@ -125,6 +125,8 @@ Status SegmentedLog::create_open_segment(Index first) {
     segment.preallocated = true;
     ++preallocated_segments_;
   }
+  // A growing segment: a fill in progress is now paced by time too.
+  if (!segment.preallocated) housekeeping_wake_.notify_one();
   auto file = fs_.open(path, segment.preallocated ? OpenMode::kReadWrite : OpenMode::kCreateExclusive);
   if (!file) return file.error();
   segment.file = std::move(file).value();
@@ -182,7 +184,8 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
   for (const Entry& e : entries) batch_bytes += record_bytes(e);
   // A batch that will seal the open segment waits for a running sync first
   // (see seal_open_segment); checks come after the wait, which unlocks.
-  while (!failed_ && syncing_ && segments_.back().end + batch_bytes > options_.segment_bytes_max) {
+  while (!failed_ && syncing_ &&
+         (segments_.back().end + batch_bytes > options_.segment_bytes_max || gives_way(segments_.back()))) {
     sync_done_.wait(lock);
   }
   if (failed_) return stopped_error().error();
@@ -197,7 +200,7 @@ Result<Index> SegmentedLog::append(std::span<const Entry> entries) {
   }
   for (const Entry& e : entries) {
     Segment* open = &segments_.back();
-    if (!open->empty() && open->end + record_bytes(e) > options_.segment_bytes_max) {
+    if (!open->empty() && (open->end + record_bytes(e) > options_.segment_bytes_max || gives_way(*open))) {
       if (Status s = seal_open_segment(); !s) return fail(s.error()).error();
       open = &segments_.back();
     }
@@ -360,6 +363,7 @@ Status SegmentedLog::truncate_suffix(Index from) {
     segment.written = segment.end;
     segment.offsets.resize(keep);
     segment.preallocated = false;
+    housekeeping_wake_.notify_one();  // the segment now grows (PREALLOCATION)
     if (Status s = segment.file->truncate(segment.end); !s) return fail(s.error());
     if (options_.fsync) {
       if (Status s = segment.file->sync(); !s) return fail(s.error());

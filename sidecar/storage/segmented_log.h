@@ -47,6 +47,15 @@
 // be confused. A segment is cut to its records before it is sealed. A
 // leftover prepared-segment holds no records; recovery deletes it.
 //
+// An open segment not made from a prepared file (a new log's first, one
+// created while none was ready, one cut by a suffix truncation) grows with
+// every append, and each fdatasync then also writes the file's new size
+// and blocks: 220 us against 140 us on the disk where this was measured.
+// Such a segment is sealed at the first append after a prepared file is
+// ready, and while it is open the fill is paced by time (a chunk every
+// kTimedFillPause), not only by its growth, so that a new or restarted node
+// leaves it within a second or two, however slowly its log grows.
+//
 // WHAT A TORN WRITE LOOKS LIKE, AND WHAT RECOVERY DOES
 //
 // Appends go to the open segment and become durable at the next sync. A
@@ -100,6 +109,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -254,6 +264,10 @@ class SegmentedLog {
   std::uint64_t next_fill_end() const;  // mu_ held
   bool may_fill_next_chunk();           // mu_ held
   void wake_paced_fill();               // mu_ held
+  // The open segment grows with each append: the fill is paced by time too,
+  // and the segment gives way to the prepared one once that is ready.
+  bool fill_paced_by_time() const;            // mu_ held
+  bool gives_way(const Segment& open) const;  // mu_ held
   Status zero_fill_chunk(std::uint64_t from, std::uint64_t to);
   void stop_housekeeper();
   std::string prepared_path() const;
@@ -292,6 +306,10 @@ class SegmentedLog {
   std::uint64_t prepared_bytes_ = 0;  // mu_: how much of it is filled
   // mu_: the open segment's size at which the paced fill may go on.
   std::uint64_t fill_wake_at_ = std::numeric_limits<std::uint64_t>::max();
+  // mu_: when a fill paced by time may write its next chunk; 64 MiB takes
+  // about a second at this pause.
+  static constexpr std::chrono::milliseconds kTimedFillPause{2};
+  std::chrono::steady_clock::time_point timed_fill_due_{};
   // Segments compaction dropped, oldest first, still on disk; the front one
   // may be being deleted.
   struct Retired {

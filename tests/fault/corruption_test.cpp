@@ -80,6 +80,9 @@ TEST_F(Corruption, LogSegments) {
     ASSERT_TRUE(log->sync().ok());
   }
   std::vector<std::string> names = posix_filesystem().list(pristine / "log").value();
+  // The next segment, zero-filled ahead of use, holds no records (recovery
+  // deletes it; Preallocation.ALeftoverPreparedSegmentIsRemoved).
+  std::erase(names, std::string(kPreparedSegmentName));
   ASSERT_GE(names.size(), 4u);
   ASSERT_EQ(names.front().rfind("open-", 0), 0u);  // sorts first
   std::mt19937_64 rng(seed_);

@@ -160,54 +160,105 @@ TEST(Preallocation, TruncatingInsideAPreallocatedSegmentCutsTheFile) {
   EXPECT_FALSE(log->recovery().torn_tail.has_value());
 }
 
+std::uint64_t prepared_bytes(const TempDir& dir) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(dir / "log" + "/" + kPreparedSegmentName, ec);
+  return ec ? 0 : size;
+}
+
+// Waits (up to 30 s: the preparer runs on its own thread) until `done`.
+template <typename Done>
+bool wait_for(Done done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+LogOptions one_mib_segments() {
+  LogOptions options;
+  options.segment_bytes_max = 1u << 20;
+  return options;
+}
+
 // The fill keeps pace with the open segment instead of writing the whole
 // next segment at once: a chunk (256 KiB) goes when the open segment holds
 // half the bytes the fill will then have written. Written at once, the
 // zeros went out in one burst that every commit's fdatasync waited behind.
 TEST(Preallocation, TheFillKeepsPaceWithTheOpenSegment) {
   TempDir dir;
-  LogOptions options;
-  options.segment_bytes_max = 1u << 20;
-  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", options).value();
-  const std::string prepared = dir / "log" + "/" + kPreparedSegmentName;
-  auto prepared_bytes = [&]() -> std::uint64_t {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(prepared, ec);
-    return ec ? 0 : size;
-  };
-  std::uint64_t next = 1;
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
+  // Pacing by growth is for an open segment that was itself preallocated.
+  std::uint64_t next = fill_until_preallocated(*log, 1) + 1;
+  const std::string open = open_segment_path(dir / "log");
   auto append_through = [&](std::uint64_t open_bytes) {
-    while (std::filesystem::file_size(open_segment_path(dir / "log")) < open_bytes) {
+    while (scan_segment(read_file(open)).valid_bytes < open_bytes) {
       ASSERT_TRUE(log->append(entries(next, next, 1, 1000)).ok());
       ASSERT_TRUE(log->sync().ok());
       ++next;
     }
   };
-  auto wait_for = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return done();
-  };
 
   // 300 KiB in the open segment allows two chunks, and no more.
   append_through(300u << 10);
-  ASSERT_TRUE(wait_for([&] { return prepared_bytes() >= (512u << 10); }))
-      << "the fill had not started with the open segment at 300 KiB: " << prepared_bytes();
+  ASSERT_TRUE(wait_for([&] { return prepared_bytes(dir) >= (512u << 10); }))
+      << "the fill had not started with the open segment at 300 KiB: " << prepared_bytes(dir);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(prepared_bytes(), 512u << 10) << "the fill ran ahead of the open segment";
+  EXPECT_EQ(prepared_bytes(dir), 512u << 10) << "the fill ran ahead of the open segment";
 
   // Half full: the fill finishes, and the next segment is the prepared one.
   append_through(512u << 10);
-  ASSERT_TRUE(wait_for([&] { return prepared_bytes() == options.segment_bytes_max; }));
-  append_through(options.segment_bytes_max - 2000);
-  while (log->preallocated_segments() == 0 && next < 5000) {
+  ASSERT_TRUE(wait_for([&] { return prepared_bytes(dir) == (1u << 20); }));
+  append_through((1u << 20) - 2000);
+  while (log->preallocated_segments() == 1 && next < 5000) {
     ASSERT_TRUE(log->append(entries(next, next, 1, 1000)).ok());
     ++next;
   }
-  EXPECT_EQ(log->preallocated_segments(), 1u);
-  EXPECT_EQ(log->read(Index(1), Index(next - 1)).value(), entries(1, next - 1, 1, 1000));
+  EXPECT_EQ(log->preallocated_segments(), 2u);
+  EXPECT_EQ(log->read(Index(next - 1), Index(next - 1)).value(), entries(next - 1, next - 1, 1, 1000));
+}
+
+// A segment that grows with each append makes every fdatasync write the
+// file's size and blocks too. A new log's first segment is one: the fill
+// runs by time, however slowly the log grows, and the next append moves on
+// to the prepared segment.
+TEST(Preallocation, ANewLogsGrowingSegmentGivesWayToAPreparedOne) {
+  TempDir dir;
+  {
+    auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
+    ASSERT_TRUE(log->append(entries(1, 1, 1, 100)).ok());
+    ASSERT_TRUE(log->sync().ok());
+    ASSERT_TRUE(wait_for([&] { return prepared_bytes(dir) == (1u << 20); }))
+        << "one small entry, and the fill stopped at " << prepared_bytes(dir);
+    EXPECT_EQ(log->preallocated_segments(), 0u);
+    ASSERT_TRUE(log->append(entries(2, 2, 1, 100)).ok());
+    ASSERT_TRUE(log->sync().ok());
+    EXPECT_EQ(log->preallocated_segments(), 1u);
+    EXPECT_TRUE(std::filesystem::exists(dir / "log" + "/" + sealed_segment_name(Index(1), Index(1))));
+    EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir / "log")), 1u << 20);
+  }
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
+  EXPECT_FALSE(log->recovery().torn_tail.has_value());
+  EXPECT_EQ(log->read(Index(1), Index(2)).value(), entries(1, 2, 1, 100));
+}
+
+// A suffix truncation cuts the open segment to its records, so it grows
+// again: it too gives way once the next prepared segment is ready, which
+// the fill, now paced by time, brings without waiting for growth.
+TEST(Preallocation, ASegmentCutByATruncationGivesWayToo) {
+  TempDir dir;
+  auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
+  std::uint64_t last = fill_until_preallocated(*log, 1);
+  ASSERT_TRUE(log->append(entries(last + 1, last + 3, 1, 100)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  ASSERT_TRUE(log->truncate_suffix(Index(last + 2)).ok());
+  ASSERT_TRUE(wait_for([&] { return prepared_bytes(dir) == (1u << 20); }))
+      << "the open segment was cut, and the fill stopped at " << prepared_bytes(dir);
+  ASSERT_TRUE(log->append(entries(last + 2, last + 2, 2, 100)).ok());
+  ASSERT_TRUE(log->sync().ok());
+  EXPECT_EQ(log->preallocated_segments(), 2u);
+  EXPECT_EQ(log->read(Index(last + 1), Index(last + 2)).value()[1], entry(last + 2, 2, 100));
 }
 
 TEST(Preallocation, OffMeansNoPreparedFiles) {
