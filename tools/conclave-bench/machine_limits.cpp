@@ -1,42 +1,27 @@
 // The disk's fdatasync rate and the loopback round trip.
 #include "machine_limits.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "probe_io.h"
 
 namespace conclave::bench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// The q-quantile (0..1) of the samples; 0 when there are none.
-double quantile_us(std::vector<double> samples, double q) {
-  if (samples.empty()) return 0;
-  std::sort(samples.begin(), samples.end());
-  return samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))];
-}
-
-double us_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-}
+using probe::Clock;
+using probe::fail;
+using probe::quantile_us;
+using probe::us_since;
+using probe::zero_filled_scratch;
 
 // Sends and receives exactly one byte; false when the peer has gone.
 bool exchange_byte(int fd, bool send_first) {
@@ -45,27 +30,6 @@ bool exchange_byte(int fd, bool send_first) {
   if (::recv(fd, &byte, 1, MSG_WAITALL) != 1) return false;
   if (!send_first && ::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) return false;
   return true;
-}
-
-}  // namespace
-
-namespace {
-
-// A scratch file of `blocks` zero-filled 4 KiB blocks in `dir`, already
-// unlinked. Zero-filled ahead, as the log's segments are (segmented_log.h,
-// PREALLOCATION): a write then changes no file size, and fdatasync flushes
-// the data alone, which is what the daemon pays per sync.
-int zero_filled_scratch(const std::string& dir, const std::string& name, int blocks) {
-  const std::string path = dir + "/" + name;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("open " + path);
-  ::unlink(path.c_str());  // removed whatever happens; the fd keeps it alive
-  std::vector<char> block(4096, 0);
-  for (int i = 0; i < blocks; ++i) {
-    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) fail("write " + path);
-  }
-  if (::fsync(fd) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) fail("fsync " + path);
-  return fd;
 }
 
 // One 4 KiB write at the file position (wrapping after `blocks`) and an
@@ -130,32 +94,19 @@ DiskSyncTail measure_disk_sync_tail(const std::string& dir, int writers, double 
 }
 
 LoopbackRtt measure_loopback_rtt(int round_trips) {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) fail("socket");
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || ::listen(listener, 1) != 0) {
-    ::close(listener);
-    fail("listen on loopback");
-  }
+  int listener = probe::listen_loopback(addr);
   std::thread echo([listener, round_trips] {
-    int fd = ::accept(listener, nullptr, nullptr);
+    int fd = probe::accept_nodelay(listener);
     if (fd < 0) return;
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     for (int i = 0; i < round_trips && exchange_byte(fd, false); ++i) {
     }
     ::close(fd);
   });
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  bool connected = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  int fd = probe::connect_loopback(addr);
+  bool connected = fd >= 0;
   std::vector<double> samples;
   if (connected) {
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     samples.reserve(static_cast<std::size_t>(round_trips));
     for (int i = 0; i < round_trips; ++i) {
       const auto t = Clock::now();

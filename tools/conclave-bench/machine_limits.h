@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "replication_floor.h"
+
 namespace conclave::bench {
 
 struct DiskSync {
@@ -50,6 +52,7 @@ struct MachineLimits {
   LoopbackRtt rtt_idle;
   LoopbackRtt rtt;  // awake
   std::optional<DiskSyncTail> disk_tail;  // when asked for (writers > 0)
+  std::optional<ReplicationFloor> replication;  // a local cluster's, when asked for
 };
 
 // `tail_writers` > 0 adds measure_disk_sync_tail over `tail_seconds`.

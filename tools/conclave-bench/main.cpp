@@ -54,6 +54,8 @@ using namespace conclave::bench;
 // on a slow disk.
 constexpr int kDefaultSyncs = 300;
 constexpr int kDefaultRoundTrips = 2000;
+// A third of a second or so on a shared virtual disk.
+constexpr int kDefaultReplicationRounds = 1000;
 // Log lines of each node shown when the cluster does not come up.
 constexpr std::size_t kLogTailLines = 30;
 
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   std::string disk_dir;
   int syncs = kDefaultSyncs;
   double disk_tail_seconds = 2;
+  int replication_rounds = kDefaultReplicationRounds;
   app.add_option("--clients", load.clients, "SDK clients, attached to the nodes round-robin")->check(CLI::PositiveNumber);
   app.add_option("--inflight", load.inflight, "proposals each client keeps in flight")->check(CLI::PositiveNumber);
   app.add_option("--size", load.entry_bytes, "bytes per entry")->check(CLI::PositiveNumber);
@@ -96,6 +99,9 @@ int main(int argc, char** argv) {
   app.add_option("--disk-tail-seconds", disk_tail_seconds,
                  "seconds of one fdatasync writer per local node at once, for the disk's own tail (0: skip)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--replication-rounds", replication_rounds,
+                 "rounds of the bare replication floor of a local cluster (replication_floor.h; 0: skip)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   load.measure = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   load.warmup = std::chrono::milliseconds(static_cast<long long>(warmup * 1000));
@@ -110,8 +116,11 @@ int main(int argc, char** argv) {
     // The nodes of a local cluster share the disk: its tail under as many
     // writers is what their p99 stands on.
     const int tail_writers = local && !no_fsync && nodes > 1 && disk_tail_seconds > 0 ? nodes : 0;
-    const MachineLimits machine =
-        measure_machine(disk_dir, syncs, kDefaultRoundTrips, tail_writers, disk_tail_seconds);
+    MachineLimits machine = measure_machine(disk_dir, syncs, kDefaultRoundTrips, tail_writers, disk_tail_seconds);
+    if (local && replication_rounds > 0) {
+      machine.replication =
+          measure_replication_floor(disk_dir, nodes, replication_rounds, load.entry_bytes, !no_fsync);
+    }
 
     std::unique_ptr<LocalCluster> cluster;
     if (local) {

@@ -39,6 +39,13 @@ void print_report(const RunDescription& run, const MachineLimits& machine, const
   }
   std::printf("loopback:   round trip median %.1f us (%d ping-pongs over 127.0.0.1 TCP); idle machine: %.1f us\n",
               rtt.median_us, rtt.round_trips, machine.rtt_idle.median_us);
+  if (machine.replication) {
+    const ReplicationFloor& r = *machine.replication;
+    std::printf("replication: p50 %.0f us, p99 %.0f us; the hops and %s of a commit among bare threads, nothing "
+                "else (a leader and %d followers over loopback TCP, a record into each one's zero-filled file, "
+                "answered at a majority's; %d rounds)\n",
+                r.median_us, r.p99_us, r.fsync ? "fdatasyncs" : "writes", r.nodes - 1, r.rounds);
+  }
   std::printf("throughput: %.0f committed entries/s, %.2f MB/s; %.1f entries per fdatasync the disk can do; "
               "%.2fx the 100k/s target\n",
               entries_per_s, mb_per_s, disk.per_s > 0 ? entries_per_s / disk.per_s : 0,
@@ -54,6 +61,11 @@ void print_report(const RunDescription& run, const MachineLimits& machine, const
     std::printf("            the local nodes share one disk, where a commit waits for two fdatasyncs in turn: "
                 "p50 is %.2fx of 2 x fdatasync + RTT = %.0f us\n",
                 shared_floor_us > 0 ? p50 / shared_floor_us : 0, shared_floor_us);
+  }
+  if (machine.replication && machine.replication->median_us > 0) {
+    std::printf("            p50 is %.2fx of the bare replication round above (%.0f us): what Conclave adds to "
+                "this machine's own floor\n",
+                p50 / machine.replication->median_us, machine.replication->median_us);
   }
   std::printf("stream:     %llu entries delivered to the handlers over the run (every client is a replica and "
               "gets every entry, warm-up included)\n",
