@@ -225,6 +225,7 @@ TEST(Preallocation, TheFillKeepsPaceWithTheOpenSegment) {
 // to the prepared segment.
 TEST(Preallocation, ANewLogsGrowingSegmentGivesWayToAPreparedOne) {
   TempDir dir;
+  std::uint64_t last = 0;
   {
     auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
     ASSERT_TRUE(log->append(entries(1, 1, 1, 100)).ok());
@@ -232,15 +233,15 @@ TEST(Preallocation, ANewLogsGrowingSegmentGivesWayToAPreparedOne) {
     ASSERT_TRUE(wait_for([&] { return prepared_bytes(dir) == (1u << 20); }))
         << "one small entry, and the fill stopped at " << prepared_bytes(dir);
     EXPECT_EQ(log->preallocated_segments(), 0u);
-    ASSERT_TRUE(log->append(entries(2, 2, 1, 100)).ok());
-    ASSERT_TRUE(log->sync().ok());
-    EXPECT_EQ(log->preallocated_segments(), 1u);
-    EXPECT_TRUE(std::filesystem::exists(dir / "log" + "/" + sealed_segment_name(Index(1), Index(1))));
+    // Appends go on while the filled file is synced; then the next one
+    // seals the growing segment and moves on.
+    last = fill_until_preallocated(*log, 1);
+    EXPECT_TRUE(std::filesystem::exists(dir / "log" + "/" + sealed_segment_name(Index(1), Index(last - 1))));
     EXPECT_EQ(std::filesystem::file_size(open_segment_path(dir / "log")), 1u << 20);
   }
   auto log = SegmentedLog::open(posix_filesystem(), dir / "log", one_mib_segments()).value();
   EXPECT_FALSE(log->recovery().torn_tail.has_value());
-  EXPECT_EQ(log->read(Index(1), Index(2)).value(), entries(1, 2, 1, 100));
+  EXPECT_EQ(log->read(Index(1), Index(last)).value(), entries(1, last, 1, 100));
 }
 
 // A suffix truncation cuts the open segment to its records, so it grows
@@ -257,7 +258,9 @@ TEST(Preallocation, ASegmentCutByATruncationGivesWayToo) {
       << "the open segment was cut, and the fill stopped at " << prepared_bytes(dir);
   ASSERT_TRUE(log->append(entries(last + 2, last + 2, 2, 100)).ok());
   ASSERT_TRUE(log->sync().ok());
-  EXPECT_EQ(log->preallocated_segments(), 2u);
+  const std::uint64_t moved_at = fill_until_preallocated(*log, 2);
+  EXPECT_TRUE(std::filesystem::exists(dir / "log" + "/" +
+                                      sealed_segment_name(Index(last), Index(moved_at - 1))));
   EXPECT_EQ(log->read(Index(last + 1), Index(last + 2)).value()[1], entry(last + 2, 2, 100));
 }
 
