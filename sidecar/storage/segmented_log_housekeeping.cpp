@@ -14,8 +14,9 @@
 // segmented_log.h) is left as soon as the fill ends, so while one is open
 // the fill also goes by time, a chunk every kTimedFillPause. A fresh
 // cluster's first segment was one, and at one proposal in flight its log
-// grows so slowly that it stayed there for minutes: p50 commit latency at
-// 1 x 1 in conclave-bench was 485 us there, 412 us in a prepared segment.
+// grows so slowly that it stayed there for minutes: p50 commit latency in
+// conclave-bench --clients 1 --inflight 1 --leader-only was 485 us there,
+// 412 us in a prepared segment.
 //
 // Deleting is slow enough to matter. Closing the last descriptor of an
 // unlinked 64 MiB segment frees its blocks, and on ext4 that took 125 ms
