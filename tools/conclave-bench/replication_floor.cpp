@@ -26,6 +26,12 @@ using probe::fail;
 
 constexpr int kScratchBlocks = 1024;  // 4 MiB per node, rewritten from the start
 
+// Room for at least one record, however large (--size goes up to the log's
+// 64 MiB entries).
+int scratch_blocks(std::size_t entry_bytes) {
+  return std::max(kScratchBlocks, static_cast<int>((entry_bytes + 4095) / 4096));
+}
+
 // Closes on scope exit, so a thread that fails hangs up on its peers and
 // they stop too.
 struct Fd {
@@ -49,7 +55,8 @@ void send_all(int fd, const char* data, std::size_t size) {
 
 // The record of round `i` at its place in the file, as the log appends.
 void write_record(int file, const std::vector<char>& record, std::uint64_t i, bool fsync) {
-  const std::uint64_t span = std::uint64_t{kScratchBlocks} * 4096 / record.size() * record.size();
+  const auto blocks = static_cast<std::uint64_t>(scratch_blocks(record.size()));
+  const std::uint64_t span = blocks * 4096 / record.size() * record.size();
   const auto offset = static_cast<off_t>(i * record.size() % span);
   if (::pwrite(file, record.data(), record.size(), offset) != static_cast<ssize_t>(record.size())) fail("pwrite");
   if (fsync && ::fdatasync(file) != 0) fail("fdatasync");
@@ -132,7 +139,8 @@ ReplicationFloor measure_replication_floor(const std::string& dir, int nodes, in
   std::vector<std::unique_ptr<Fd>> files;
   for (int n = 0; n < nodes; ++n) {
     files.push_back(std::make_unique<Fd>(
-        probe::zero_filled_scratch(dir, "conclave-bench-replica-" + std::to_string(n) + ".tmp", kScratchBlocks)));
+        probe::zero_filled_scratch(dir, "conclave-bench-replica-" + std::to_string(n) + ".tmp",
+                                    scratch_blocks(entry_bytes))));
   }
   std::vector<std::unique_ptr<Fd>> listeners;
   std::vector<sockaddr_in> addrs(static_cast<std::size_t>(nodes));
